@@ -1,0 +1,3 @@
+from latentcam.cli import main
+
+main()
