@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from latentcam import __version__
@@ -11,7 +13,10 @@ def build_app() -> typer.Typer:
     from latentcam.calibration import commands as calibration_commands
     from latentcam.engines import commands as engine_commands
     from latentcam.facekit import commands as facekit_commands
+    from latentcam import doctor as doctor_commands
+    from latentcam import eval_command
     from latentcam.latent import commands as latent_commands
+    from latentcam.latent import dataset_commands
     from latentcam.realtime import commands as realtime_commands
 
     app = typer.Typer(
@@ -28,13 +33,18 @@ def build_app() -> typer.Typer:
             typer.echo(f"latentcam {__version__}")
             raise typer.Exit()
 
-    for module in (facekit_commands, latent_commands, engine_commands, calibration_commands,
-                   realtime_commands):
+    for module in (facekit_commands, doctor_commands, dataset_commands, latent_commands, eval_command,
+                   engine_commands, calibration_commands, realtime_commands):
         module.register(app)
     return app
 
 
 def main() -> None:
+    # MediaPipe's native logging floods stderr with INFO/WARNING lines; keep errors only.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # OpenCV logs its own probing failures (no camera at index 0 ...); latentcam reports them itself.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     build_app()()
 
 

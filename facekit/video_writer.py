@@ -1,0 +1,53 @@
+"""Writing BGR frames to a video file with OpenCV, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+_FOURCC_BY_SUFFIX = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
+
+
+class VideoWriteError(RuntimeError):
+    """The output video cannot be written."""
+
+
+class VideoFileWriter:
+    """Context manager writing HxWx3 uint8 BGR frames of one fixed size."""
+
+    def __init__(self, path: Path | str, fps: float, size: tuple[int, int]):
+        self.path = Path(path)
+        self.size = (int(size[0]), int(size[1]))
+        suffix = self.path.suffix.lower()
+        if suffix not in _FOURCC_BY_SUFFIX:
+            raise VideoWriteError(f"unsupported video extension {suffix!r} for {self.path}; "
+                                  f"use one of {sorted(_FOURCC_BY_SUFFIX)}")
+        if not self.path.parent.exists():
+            raise VideoWriteError(f"output folder does not exist: {self.path.parent}")
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*_FOURCC_BY_SUFFIX[suffix]),
+                                       float(fps), self.size)
+        if not self._writer.isOpened():
+            raise VideoWriteError(f"cannot open {self.path} for writing (permissions or codec).")
+        self.frames_written = 0
+        self._closed = False
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._closed:
+            raise VideoWriteError(f"{self.path} is already closed")
+        if frame.shape[:2] != (self.size[1], self.size[0]) or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"unexpected frame shape: {frame.shape} != {(self.size[1], self.size[0], 3)}")
+        self._writer.write(np.ascontiguousarray(frame, dtype=np.uint8))
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._writer.release()
+
+    def __enter__(self) -> "VideoFileWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
