@@ -1,0 +1,285 @@
+"""One decoder-backend interface, a registry of backends, and the loader with fallback / auto.
+
+``load_backend(name, bundle, options).run(code (1, Z) float32) -> (S, S, 4) uint8 BGRA``.
+GPU backends (and the torch CPU fallback) check their output on warm-up against ONNX Runtime on
+fixed codes; outside ``WARMUP_TOLERANCE_LEVELS`` the engine is refused and the loader falls back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from .errors import AllBackendsFailed, BackendUnavailable, EngineError, EngineRefused
+from .export import FP16_MAX_ABS_ERROR, FP32_MAX_ABS_ERROR, check_codes
+from .model import DecoderModel
+
+log = logging.getLogger("latentcam.engines")
+
+#: Largest allowed |backend − ONNX Runtime fp32| in uint8 levels per precision: the export error
+#: bound in levels plus one level for round-half-up landing on the other side of a boundary.
+WARMUP_TOLERANCE_LEVELS = {
+    "fp32": math.ceil(FP32_MAX_ABS_ERROR * 255) + 1,   # 2
+    "fp16": math.ceil(FP16_MAX_ABS_ERROR * 255) + 1,   # 5
+}
+WARMUP_CHECK_CODES = 3
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    threads: int = 2                  # intra-op threads of CPU backends (ONNX Runtime, torch CPU)
+    precision: str = "auto"           # "auto" (fp16 on GPU, fp32 on CPU), "fp32" or "fp16"
+    device_index: int = 0             # CUDA device for GPU backends
+    cache_dir: Path | None = None     # engine cache root; None = the user cache directory
+    verify: bool = True               # compare against ONNX Runtime on warm-up (GPU backends)
+    fallback: bool = True             # on failure fall back to onnxruntime instead of raising
+    warmup_runs: int = 3              # untimed runs in warm_up()
+    auto_timing_runs: int = 30        # timed warm runs per backend for name="auto"
+    verbose: bool = True              # print fallback reasons and the auto table to stderr
+
+
+class DecoderBackend(ABC):
+    """A loaded decoder. Use as a context manager; ``close()`` is safe to call twice."""
+
+    name: ClassVar[str]
+    #: Whether warm-up output is checked against ONNX Runtime (all but ONNX Runtime itself).
+    verified: ClassVar[bool] = True
+
+    def __init__(self, model: DecoderModel, options: BackendOptions):
+        self.model = model
+        self.options = options
+        self.precision: str = "fp32"
+        self.device: str = "cpu"
+        self.last_gpu_ms: float | None = None
+        self.load_notes: tuple[str, ...] = ()    # why preferred backends were skipped
+        self._closed = False
+
+    # --- availability -------------------------------------------------------------------
+    @classmethod
+    def unavailable_reason(cls, options: BackendOptions) -> str | None:
+        """Cheap check (no model load): None when this backend can run here, else why not."""
+        return None
+
+    # --- per-frame ------------------------------------------------------------------------
+    def run(self, code: np.ndarray) -> np.ndarray:
+        """``code (1, Z) float32`` → ``(S, S, 4) uint8`` BGRA face crop."""
+        if self._closed:
+            raise RuntimeError(f"{self.name} backend is closed")
+        code = np.asarray(code)
+        if code.shape != (1, self.model.code_dim):
+            raise ValueError(f"unexpected code shape: {code.shape} != (1, {self.model.code_dim})")
+        if code.dtype != np.float32:
+            code = code.astype(np.float32)
+        return self._infer(np.ascontiguousarray(code))
+
+    @abstractmethod
+    def _infer(self, code: np.ndarray) -> np.ndarray:
+        """The backend's own inference: contiguous ``(1, Z) float32`` → ``(S, S, 4) uint8``."""
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Run a few frames (kernel selection, CUDA graph capture, JIT) and verify the output."""
+        zero = np.zeros((1, self.model.code_dim), np.float32)
+        for _ in range(max(1, self.options.warmup_runs)):
+            self.run(zero)
+        if self.verified and self.options.verify:
+            self.verify_against_reference()
+
+    def verify_against_reference(self) -> float:
+        """Compare with ONNX Runtime fp32 on fixed codes; raise ``EngineRefused`` when too far."""
+        from .ort_backend import reference_images
+
+        codes = check_codes(self.model.code_dim, WARMUP_CHECK_CODES, seed=1234)
+        expected = reference_images(self.model, codes)
+        worst = 0
+        for code, ref in zip(codes, expected):
+            got = self.run(code)
+            if got.shape != ref.shape or got.dtype != np.uint8:
+                raise EngineRefused(f"{self.name} returned {got.dtype}{got.shape}, expected uint8{ref.shape}")
+            worst = max(worst, int(np.max(np.abs(got.astype(np.int16) - ref.astype(np.int16)))))
+        tolerance = WARMUP_TOLERANCE_LEVELS[self.precision]
+        if worst > tolerance:
+            raise EngineRefused(
+                f"{self.name} ({self.precision}, {self.device}) output differs from ONNX Runtime by "
+                f"{worst} levels (tolerance {tolerance}); engine refused. Delete the engine cache "
+                f"(latentcam engines --clear-cache) or report the GPU/driver if this repeats.")
+        return worst
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> "DecoderBackend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.precision} on {self.device}>"
+
+
+# --- registry ---------------------------------------------------------------------------------
+_REGISTRY: dict[str, type[DecoderBackend]] = {}
+
+
+def register_backend(cls: type[DecoderBackend]) -> type[DecoderBackend]:
+    """Add a backend class to the registry under ``cls.name`` (usable as a decorator)."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _ensure_builtin() -> None:
+    if _REGISTRY:
+        return
+    from .ort_backend import OnnxRuntimeBackend
+    from .tensorrt_backend import TensorRTBackend, TensorRTRTXBackend
+    from .torch_backend import TorchBackend
+
+    for cls in (OnnxRuntimeBackend, TorchBackend, TensorRTBackend, TensorRTRTXBackend):
+        register_backend(cls)
+
+
+def backend_names() -> list[str]:
+    _ensure_builtin()
+    return list(_REGISTRY)
+
+
+def backend_class(name: str) -> type[DecoderBackend]:
+    _ensure_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown decoder backend {name!r}; choose one of "
+                         f"{', '.join(['auto', *_REGISTRY])}") from None
+
+
+def availability(options: BackendOptions = BackendOptions()) -> dict[str, str | None]:
+    """Every registered backend → None (usable here) or the reason it is not."""
+    _ensure_builtin()
+    return {name: cls.unavailable_reason(options) for name, cls in _REGISTRY.items()}
+
+
+# --- loading ----------------------------------------------------------------------------------
+def as_decoder_model(source) -> DecoderModel:
+    """Accept a ``DecoderModel``, a ``TargetBundle``, a bundle directory or a decoder .onnx file."""
+    if isinstance(source, DecoderModel):
+        return source
+    if isinstance(source, (str, Path)) and Path(source).suffix == ".onnx":
+        return DecoderModel.from_onnx(Path(source))
+    return DecoderModel.from_bundle(source)
+
+
+def _open(name: str, model: DecoderModel, options: BackendOptions) -> DecoderBackend:
+    cls = backend_class(name)
+    reason = cls.unavailable_reason(options)
+    if reason is not None:
+        raise BackendUnavailable(reason)
+    backend = cls(model, options)
+    try:
+        backend.warm_up()
+    except BaseException:
+        backend.close()
+        raise
+    return backend
+
+
+def _say(options: BackendOptions, message: str) -> None:
+    log.warning(message)
+    if options.verbose:
+        print(message, file=sys.stderr)
+
+
+def load_backend(name: str, bundle, options: BackendOptions = BackendOptions()) -> DecoderBackend:
+    """Load, warm up and verify the backend ``name`` ("auto" picks the fastest available).
+
+    On failure, with ``options.fallback``, says why and falls back to ``onnxruntime``; when every
+    candidate fails, raises ``AllBackendsFailed`` listing each backend's reason.
+    """
+    model = as_decoder_model(bundle)
+    if name == "auto":
+        return _load_fastest(model, options)
+    backend_class(name)   # unknown names fail here, before any fallback
+    order = [name] if not options.fallback or name == "onnxruntime" else [name, "onnxruntime"]
+    reasons: dict[str, str] = {}
+    for candidate in order:
+        try:
+            backend = _open(candidate, model, options)
+        except EngineError as exc:
+            if len(order) == 1:
+                raise
+            reasons[candidate] = str(exc)
+            if candidate != order[-1]:
+                _say(options, f"[engines] {candidate} not used: {exc} — falling back to {order[-1]}")
+            continue
+        backend.load_notes = tuple(f"{n}: {r}" for n, r in reasons.items())
+        return backend
+    raise AllBackendsFailed(reasons)
+
+
+@dataclass(frozen=True)
+class TimingRow:
+    backend: str
+    precision: str
+    device: str
+    p50_ms: float | None
+    p99_ms: float | None
+    note: str = ""
+
+
+def time_backend(backend: DecoderBackend, runs: int, seed: int = 7) -> tuple[float, float]:
+    """p50 and p99 wall milliseconds of ``run`` over ``runs`` warm calls (batch 1)."""
+    rng = np.random.default_rng(seed)
+    codes = rng.standard_normal((runs, 1, backend.model.code_dim)).astype(np.float32)
+    times = np.empty(runs)
+    for i, code in enumerate(codes):
+        t0 = time.perf_counter()
+        backend.run(code)
+        times[i] = (time.perf_counter() - t0) * 1e3
+    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
+
+
+def format_table(rows: list[TimingRow]) -> str:
+    lines = [f"{'backend':<14}{'precision':<10}{'device':<24}{'p50 ms':>9}{'p99 ms':>9}  note"]
+    for r in rows:
+        p50 = f"{r.p50_ms:9.3f}" if r.p50_ms is not None else f"{'-':>9}"
+        p99 = f"{r.p99_ms:9.3f}" if r.p99_ms is not None else f"{'-':>9}"
+        lines.append(f"{r.backend:<14}{r.precision:<10}{r.device[:23]:<24}{p50}{p99}  {r.note}")
+    return "\n".join(lines)
+
+
+def _load_fastest(model: DecoderModel, options: BackendOptions) -> DecoderBackend:
+    rows: list[TimingRow] = []
+    loaded: list[tuple[float, DecoderBackend]] = []
+    reasons: dict[str, str] = {}
+    for name in backend_names():
+        try:
+            backend = _open(name, model, options)
+        except EngineError as exc:
+            reasons[name] = str(exc)
+            rows.append(TimingRow(name, "-", "-", None, None, str(exc).splitlines()[0][:90]))
+            continue
+        p50, p99 = time_backend(backend, options.auto_timing_runs)
+        rows.append(TimingRow(name, backend.precision, backend.device, p50, p99))
+        loaded.append((p50, backend))
+    if not loaded:
+        raise AllBackendsFailed(reasons)
+    loaded.sort(key=lambda item: item[0])
+    best = loaded[0][1]
+    for _, other in loaded[1:]:
+        other.close()
+    rows = [r if r.backend != best.name else TimingRow(**{**r.__dict__, "note": "← selected"}) for r in rows]
+    table = format_table(rows)
+    log.info("auto backend selection:\n%s", table)
+    if options.verbose:
+        print(table, file=sys.stderr)
+    best.load_notes = tuple(f"{n}: {r}" for n, r in reasons.items())
+    best.selection_table = rows
+    return best

@@ -1,0 +1,84 @@
+"""ONNX Runtime CPU backend: the default without a GPU and the reference the GPU backends match."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import BackendOptions, DecoderBackend
+from .model import DecoderModel
+from .postprocess import append_uint8_output, to_bgra_uint8
+
+
+def session_options(threads: int):
+    """Explicit threads, sequential execution, all graph optimisations.
+
+    Spinning is off: in the live pipeline the decoder shares a few cores with MediaPipe and the
+    compositor, and spinning intra-op threads would burn the time those stages need.
+    """
+    import onnxruntime as ort
+
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
+def reference_images(model: DecoderModel, codes: np.ndarray) -> list[np.ndarray]:
+    """ONNX Runtime fp32 → NumPy post-processing: the ground truth every backend is held to."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model.onnx_path), session_options(1),
+                                   providers=["CPUExecutionProvider"])
+    return [to_bgra_uint8(session.run([model.output_name], {model.input_name: c})[0]) for c in codes]
+
+
+class OnnxRuntimeBackend(DecoderBackend):
+    """CPU decoder on ONNX Runtime. fp32 only (fp16 gains nothing on CPUs).
+
+    With the ``onnx`` package installed the uint8 conversion is appended to the graph, so one
+    ``session.run`` returns the final ``(S, S, 4)`` image; otherwise NumPy does it
+    (``postprocess`` tells which).
+    """
+
+    name = "onnxruntime"
+    verified = False   # it is the reference
+
+    @classmethod
+    def unavailable_reason(cls, options: BackendOptions) -> str | None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return 'onnxruntime is not installed: pip install onnxruntime'
+        return None
+
+    def __init__(self, model: DecoderModel, options: BackendOptions = BackendOptions()):
+        super().__init__(model, options)
+        import onnxruntime as ort
+
+        self.precision = "fp32"
+        self.device = f"cpu ({options.threads} threads)"
+        graph = model.onnx_path.read_bytes()
+        self.postprocess = "numpy"
+        try:
+            import onnx
+        except ImportError:
+            onnx = None
+        if onnx is not None:
+            graph = append_uint8_output(onnx.load_from_string(graph), model.size).SerializeToString()
+            self.postprocess = "graph"
+        self._session = ort.InferenceSession(graph, session_options(options.threads),
+                                             providers=["CPUExecutionProvider"])
+        self._output = self._session.get_outputs()[0].name
+
+    def _infer(self, code: np.ndarray) -> np.ndarray:
+        out = self._session.run([self._output], {self.model.input_name: code})[0]
+        return out if self.postprocess == "graph" else to_bgra_uint8(out)
+
+    def close(self) -> None:
+        self._session = None
+        super().close()

@@ -1,0 +1,227 @@
+"""Putting the rendered face crop into the output frame.
+
+Two modes:
+
+* ``portrait`` — the target's face on the bundle's background plate. The crop goes where the
+  plate's own face is (the plate's alignment matrix), moved and scaled like the driver's head
+  relative to its reference position, and the result is scaled to the output size.
+* ``paste`` — the rendered face blended into the driver's own frame at the driver's face, using
+  the inverse of ``facekit.geometry.alignment_matrix``, with a feathered mask from the decoder's
+  alpha and the render's colour matched to the driver's skin.
+
+Speed: the output background is prepared once (portrait) or resized once per frame (paste);
+the crop is warped only into the bounding box it covers, and blending runs in OpenCV
+(``cv2.blendLinear``) on that box, not over the whole frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from latentcam.facekit.geometry import alignment_matrix, invert_affine
+
+MODES = ("portrait", "paste")
+
+
+@dataclass(frozen=True)
+class CompositeOptions:
+    mode: str = "portrait"          # "portrait" or "paste"
+    follow: float = 1.0             # portrait: how much of the driver's head motion to follow (0..1)
+    max_shift: float = 0.25         # portrait: largest head shift, as a fraction of the crop size
+    scale_range: tuple[float, float] = (0.75, 1.35)  # portrait: allowed head-size change
+    feather_px: int = 9             # paste: blur of the mask edge, in crop pixels
+    erode_px: int = 4               # paste: shrink the mask before feathering (hides the seam)
+    colour_match: bool = True       # paste: shift the render's colour to the driver's skin
+    colour_smoothing: float = 0.8   # paste: EMA factor of the colour shift (0 = none)
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"composite.mode must be one of {', '.join(MODES)}; got {self.mode!r}")
+        if not 0.0 <= self.follow <= 1.0:
+            raise ValueError(f"composite.follow must be in [0, 1]; got {self.follow}")
+        if not 0.0 <= self.colour_smoothing < 1.0:
+            raise ValueError(f"composite.colour_smoothing must be in [0, 1); got {self.colour_smoothing}")
+        lo, hi = self.scale_range
+        if not 0 < lo <= 1.0 <= hi:
+            raise ValueError(f"composite.scale_range must satisfy 0 < lo <= 1 <= hi; got {self.scale_range}")
+        if self.feather_px < 0 or self.erode_px < 0:
+            raise ValueError("composite.feather_px and composite.erode_px must be >= 0")
+
+
+def cover_transform(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[float, float, float]:
+    """Scale and offset (s, dx, dy) that fill dst with src, keeping aspect (centre crop)."""
+    s = max(dst_w / src_w, dst_h / src_h)
+    return s, (dst_w - src_w * s) / 2.0, (dst_h - src_h * s) / 2.0
+
+
+def cover_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize ``image`` to fill width×height, cropping the overflow (no distortion)."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image.copy()
+    s = max(width / w, height / h)
+    cw, ch = min(w, int(round(width / s))), min(h, int(round(height / s)))
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image[y0:y0 + ch, x0:x0 + cw], (width, height), interpolation=interp)
+
+
+def cover_matrix(src_w: int, src_h: int, dst_w: int, dst_h: int) -> np.ndarray:
+    """The 2×3 affine of ``cover_resize`` (source pixel → destination pixel)."""
+    s = max(dst_w / src_w, dst_h / src_h)
+    cw, ch = min(src_w, int(round(dst_w / s))), min(src_h, int(round(dst_h / s)))
+    x0, y0 = (src_w - cw) // 2, (src_h - ch) // 2
+    sx, sy = dst_w / cw, dst_h / ch
+    return np.array([[sx, 0.0, -x0 * sx], [0.0, sy, -y0 * sy]])
+
+
+def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """2×3 affines: ``compose(a, b)`` applies b first, then a."""
+    a3 = np.vstack([a, [0.0, 0.0, 1.0]])
+    b3 = np.vstack([b, [0.0, 0.0, 1.0]])
+    return (a3 @ b3)[:2]
+
+
+def blend_crop(dst: np.ndarray, crop_bgr: np.ndarray, alpha: np.ndarray, matrix: np.ndarray) -> None:
+    """Warp a crop (BGR + float32 alpha 0..1) with ``matrix`` (crop → dst) and blend it into
+    ``dst`` in place, touching only the bounding box the crop covers."""
+    s = crop_bgr.shape[0]
+    corners = np.array([[0, 0], [s, 0], [0, s], [s, s]], np.float64)
+    mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+    h, w = dst.shape[:2]
+    x0 = int(max(0, np.floor(mapped[:, 0].min())))
+    y0 = int(max(0, np.floor(mapped[:, 1].min())))
+    x1 = int(min(w, np.ceil(mapped[:, 0].max()) + 1))
+    y1 = int(min(h, np.ceil(mapped[:, 1].max()) + 1))
+    if x1 <= x0 or y1 <= y0:
+        return
+    local = matrix.copy()
+    local[0, 2] -= x0
+    local[1, 2] -= y0
+    size = (x1 - x0, y1 - y0)
+    fg = cv2.warpAffine(crop_bgr, local, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    a = cv2.warpAffine(alpha, local, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                       borderValue=0)
+    roi = dst[y0:y1, x0:x1]
+    roi[...] = cv2.blendLinear(fg, roi, a, 1.0 - a)
+
+
+class Compositor:
+    """Builds output frames from rendered BGRA crops. ``mode`` can be switched live."""
+
+    def __init__(self, options: CompositeOptions, crop_size: int, output_size: tuple[int, int],
+                 plate: np.ndarray | None = None, plate_landmarks: np.ndarray | None = None):
+        options.validate()
+        self.options = options
+        self.mode = options.mode
+        self.crop_size = crop_size
+        self.width, self.height = output_size
+        if plate is None:
+            # No plate in the bundle: a neutral grey studio backdrop with the crop centred.
+            plate = np.full((crop_size * 2, crop_size * 2, 3), 96, np.uint8)
+            plate_to_crop = np.array([[1.0, 0.0, -crop_size / 2], [0.0, 1.0, -crop_size / 2]])
+        elif plate_landmarks is not None:
+            plate_to_crop = alignment_matrix(plate_landmarks, crop_size)
+        else:
+            raise ValueError("a background plate needs its face landmarks to place the crop")
+        ph, pw = plate.shape[:2]
+        self._plate_out = cover_resize(plate, self.width, self.height)
+        # crop → plate → output, before following the driver's head.
+        self._crop_to_out = compose(cover_matrix(pw, ph, self.width, self.height),
+                                    invert_affine(plate_to_crop))
+        self._reference: np.ndarray | None = None   # driver's alignment at the reference pose
+        self._colour_shift = np.zeros(3, np.float32)
+        self._feather_cache: tuple[int, np.ndarray] | None = None
+
+    # --- reference pose ----------------------------------------------------------------------
+    def set_reference(self, landmarks_px: np.ndarray | None) -> None:
+        """The driver's head position that maps to the plate's own face position."""
+        self._reference = None if landmarks_px is None else alignment_matrix(landmarks_px, self.crop_size)
+
+    @property
+    def has_reference(self) -> bool:
+        return self._reference is not None
+
+    def head_motion(self, landmarks_px: np.ndarray) -> np.ndarray:
+        """2×3 crop-space similarity (scale + shift, rotation removed) from the reference pose
+        to the driver's current head position; sets the reference on first use."""
+        current = alignment_matrix(landmarks_px, self.crop_size)
+        if self._reference is None:
+            self._reference = current
+        rel = compose(self._reference, invert_affine(current))  # current crop → reference crop
+        o = self.options
+        scale = float(np.sqrt(abs(np.linalg.det(rel[:, :2]))))
+        scale = float(np.clip(1.0 + o.follow * (scale - 1.0), *o.scale_range))
+        centre = np.array([self.crop_size / 2.0, self.crop_size / 2.0])
+        moved = rel[:, :2] @ centre + rel[:, 2]
+        shift = np.clip(o.follow * (moved - centre), -o.max_shift * self.crop_size,
+                        o.max_shift * self.crop_size)
+        # Scale about the crop centre, then shift.
+        t = centre + shift - scale * centre
+        return np.array([[scale, 0.0, t[0]], [0.0, scale, t[1]]])
+
+    # --- compositing -------------------------------------------------------------------------
+    def portrait(self, crop_bgra: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
+        out = self._plate_out.copy()
+        m = self._crop_to_out if motion is None else compose(self._crop_to_out, motion)
+        bgr, alpha = self._split(crop_bgra, feather=False)
+        blend_crop(out, bgr, alpha, m)
+        return out
+
+    def paste(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,
+              landmarks_px: np.ndarray) -> np.ndarray:
+        fh, fw = frame_bgr.shape[:2]
+        frame_to_out = cover_matrix(fw, fh, self.width, self.height)
+        out = cover_resize(frame_bgr, self.width, self.height)
+        to_crop = alignment_matrix(landmarks_px, self.crop_size)
+        m = compose(frame_to_out, invert_affine(to_crop))
+        bgr, alpha = self._split(crop_bgra, feather=True)
+        if self.options.colour_match:
+            bgr = self._match_colour(bgr, alpha, frame_bgr, to_crop)
+        blend_crop(out, bgr, alpha, m)
+        return out
+
+    def driver_only(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """The driver's frame at the output size (reveal mode, passthrough)."""
+        return cover_resize(frame_bgr, self.width, self.height)
+
+    def plate(self) -> np.ndarray:
+        return self._plate_out.copy()
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _split(self, crop_bgra: np.ndarray, feather: bool) -> tuple[np.ndarray, np.ndarray]:
+        if crop_bgra.ndim != 3 or crop_bgra.shape[2] != 4 or crop_bgra.dtype != np.uint8:
+            raise ValueError(f"the decoder must give (S, S, 4) uint8 BGRA, got "
+                             f"{crop_bgra.shape} {crop_bgra.dtype}")
+        bgr = np.ascontiguousarray(crop_bgra[:, :, :3])
+        alpha = crop_bgra[:, :, 3]
+        if feather:
+            o = self.options
+            if o.erode_px:
+                alpha = cv2.erode(alpha, np.ones((3, 3), np.uint8), iterations=o.erode_px)
+            if o.feather_px:
+                k = 2 * o.feather_px + 1
+                alpha = cv2.GaussianBlur(alpha, (k, k), 0)
+        return bgr, alpha.astype(np.float32) * np.float32(1.0 / 255.0)
+
+    def _match_colour(self, bgr: np.ndarray, alpha: np.ndarray, frame_bgr: np.ndarray,
+                      to_crop: np.ndarray) -> np.ndarray:
+        """Shift the render's mean colour on the face to the driver's (in crop space, 64² is
+        plenty for a mean), smoothed over time so lighting changes do not flicker."""
+        small = 64
+        k = small / self.crop_size
+        driver = cv2.warpAffine(frame_bgr, to_crop * k, (small, small), flags=cv2.INTER_AREA,
+                                borderMode=cv2.BORDER_REPLICATE)
+        render = cv2.resize(bgr, (small, small), interpolation=cv2.INTER_AREA)
+        mask = (cv2.resize(alpha, (small, small)) > 0.9).astype(np.uint8)
+        if mask.sum() < 16:
+            return bgr
+        d_mean = np.array(cv2.mean(driver, mask=mask)[:3], np.float32)
+        r_mean = np.array(cv2.mean(render, mask=mask)[:3], np.float32)
+        e = self.options.colour_smoothing
+        self._colour_shift = e * self._colour_shift + (1 - e) * (d_mean - r_mean)
+        shift = self._colour_shift
+        return cv2.add(bgr, (float(shift[0]), float(shift[1]), float(shift[2]), 0.0))
