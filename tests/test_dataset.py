@@ -47,9 +47,9 @@ def test_all_frames_kept_and_arrays_consistent(single_dataset):
         nose = np.round(ds.crop_landmarks[i, 1, :2]).astype(int)
         assert mask[nose[1], nose[0]] == 255 and mask[0, 0] == 0
         assert 0.2 < (mask > 127).mean() < 0.8
-    # Smile frames (late in the clip) have a clearly higher smile score than the first frame.
+    # The man smiles during the clip: the smile score rises well above the first frame's.
     smile = ds.blendshapes[:, [44, 45]].mean(axis=1)
-    assert smile[-1] > smile[0] + 0.3
+    assert smile.max() > smile[0] + 0.5
     # The background plate is a full source frame, and its alignment reproduces the crop.
     bg = ds.background()
     assert bg.shape == (360, 640, 3)
@@ -164,7 +164,7 @@ def test_coverage_names_gaps_of_single_face(single_dataset):
     text = (out / "coverage.txt").read_text()
     assert "no open-mouth frames" in text and "no open-mouth frames" in result.coverage_text
     assert "head never turned left beyond 10°" in text
-    assert "no smiling frames" not in text        # the clip ends in a smile
+    assert "no smiling frames" not in text        # the man smiles
     assert (out / "coverage.png").stat().st_size > 10_000
 
 

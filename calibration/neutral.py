@@ -1,0 +1,190 @@
+"""Neutral capture: a couple of seconds of a relaxed, frontal, still face → the driver's neutral.
+
+Feed one observation (or ``None`` for "no face") per frame. Each frame is checked in order —
+face present, near-frontal, relaxed, still — and the first failed check is reported in plain
+words. Any failure restarts the window, so the neutral comes from one uninterrupted stretch.
+The result is a robust mean: the frames farthest from the per-coordinate median (a blink, a
+twitch) are dropped before averaging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from latentcam.facekit.blendshapes import GROUPS, indices
+from latentcam.facekit.geometry import canonicalize, head_pose
+from latentcam.facekit.landmarks import EXPRESSIVE
+from latentcam.facekit.observation import FaceObservation
+
+NO_FACE = "no face"
+TURN = "turn towards the camera"
+RELAX = "relax your face"
+HOLD_STILL = "hold still"
+
+# Expressions that must be absent from a neutral face (blinks are allowed: people blink).
+_RELAX_GROUPS = ("mouth_open", "smile", "frown", "pucker", "brows_up", "eyes_wide")
+_RELAX_INDEX = {g: indices(GROUPS[g]) for g in _RELAX_GROUPS}
+_EXPRESSIVE = np.array(EXPRESSIVE)
+
+
+@dataclass(frozen=True)
+class NeutralCaptureOptions:
+    seconds: float = 2.0            # length of the uninterrupted still window to capture
+    max_yaw_deg: float = 15.0       # |yaw| above this → "turn towards the camera"
+    max_pitch_deg: float = 15.0     # |pitch| above this → "turn towards the camera"
+    require_frontal: bool = True    # False: any head pose is accepted (reference-pose resets)
+    max_expression: float = 0.5     # a non-blink blendshape group above this → "relax your face"
+    require_relaxed: bool = True
+    still_cm: float = 0.12          # mean landmark distance (expressive points, canonical cm)
+                                    # from the window's first frame above this → "hold still";
+                                    # tracking jitter on a still face is ~0.02–0.04 cm
+    still_deg: float = 3.0          # head rotation from the window's first frame above this
+    fps_hint: float = 30.0          # frame rate assumed when frames carry no timestamps
+    keep_fraction: float = 0.75     # robust mean: share of frames (closest to the median) kept
+
+    def __post_init__(self) -> None:
+        if not self.seconds > 0:
+            raise ValueError(f"neutral capture needs seconds > 0, got {self.seconds}")
+        if not 0 < self.keep_fraction <= 1:
+            raise ValueError(f"keep_fraction must be in (0, 1], got {self.keep_fraction}")
+
+
+class CaptureState(Enum):
+    WAITING = "waiting"        # the current frame failed a check; nothing collected
+    COLLECTING = "collecting"  # inside a good window
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class CaptureFeedback:
+    state: CaptureState
+    problem: str | None      # one of NO_FACE, TURN, RELAX, HOLD_STILL (None when fine)
+    message: str             # plain words for the user, with the measured value when useful
+    progress: float          # 0..1 of the window collected
+
+
+@dataclass(frozen=True)
+class NeutralResult:
+    points: np.ndarray        # (478, 3) float32 canonical cm, robust mean
+    pose: np.ndarray          # (3,) yaw/pitch/roll degrees, median
+    blendshapes: np.ndarray   # (52,) median scores
+    frames: int               # frames in the window
+    frames_used: int          # frames kept by the robust mean
+    seconds: float
+    jitter_cm: float          # mean distance of the kept frames from the result (expressive pts)
+
+
+def observation_pose(face: FaceObservation) -> np.ndarray:
+    return np.array(head_pose(face.head_transform), dtype=np.float64)
+
+
+def _angle_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0
+
+
+class NeutralCapture:
+    """Collects a neutral face; ``feed`` once per frame until ``done``."""
+
+    def __init__(self, options: NeutralCaptureOptions = NeutralCaptureOptions()):
+        self.options = options
+        self._frames_fed = 0
+        self._result: NeutralResult | None = None
+        self.problem_counts: dict[str, int] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Start over (the result, if any, is forgotten)."""
+        self._points: list[np.ndarray] = []
+        self._poses: list[np.ndarray] = []
+        self._blendshapes: list[np.ndarray] = []
+        self._times: list[float] = []
+        self._result = None
+
+    @property
+    def done(self) -> bool:
+        return self._result is not None
+
+    @property
+    def result(self) -> NeutralResult:
+        if self._result is None:
+            raise RuntimeError("neutral capture is not finished; keep feeding frames until done")
+        return self._result
+
+    @property
+    def most_common_problem(self) -> str | None:
+        if not self.problem_counts:
+            return None
+        return max(self.problem_counts.items(), key=lambda kv: kv[1])[0]
+
+    def _reject(self, problem: str, message: str) -> CaptureFeedback:
+        self._points, self._poses, self._blendshapes, self._times = [], [], [], []
+        self.problem_counts[problem] = self.problem_counts.get(problem, 0) + 1
+        return CaptureFeedback(CaptureState.WAITING, problem, message, 0.0)
+
+    def _duration(self) -> float:
+        n = len(self._times)
+        if n == 0:
+            return 0.0
+        if n == 1:
+            return 1.0 / self.options.fps_hint
+        span = self._times[-1] - self._times[0]
+        return span + span / (n - 1)   # n frames cover n frame intervals
+
+    def feed(self, face: FaceObservation | None, capture_time: float | None = None) -> CaptureFeedback:
+        """Check one frame. ``capture_time`` in seconds (monotonic or clip time)."""
+        o = self.options
+        if self._result is not None:
+            return CaptureFeedback(CaptureState.DONE, None, "neutral face captured", 1.0)
+        t = self._frames_fed / o.fps_hint if capture_time is None else float(capture_time)
+        self._frames_fed += 1
+        if face is None:
+            return self._reject(NO_FACE, "no face: look into the camera")
+        pose = observation_pose(face)
+        yaw, pitch, _ = pose
+        if o.require_frontal and (abs(yaw) > o.max_yaw_deg or abs(pitch) > o.max_pitch_deg):
+            return self._reject(TURN, f"turn towards the camera (yaw {yaw:+.0f}°, pitch {pitch:+.0f}°; "
+                                      f"limits ±{o.max_yaw_deg:.0f}° / ±{o.max_pitch_deg:.0f}°)")
+        if o.require_relaxed:
+            scores = {g: float(np.max(face.blendshapes[idx])) for g, idx in _RELAX_INDEX.items()}
+            group, score = max(scores.items(), key=lambda kv: kv[1])
+            if score > o.max_expression:
+                return self._reject(RELAX, f"relax your face ({group.replace('_', ' ')} {score:.2f})")
+        points = canonicalize(face.landmarks_px).points
+        if self._points:
+            motion = float(np.linalg.norm(points[_EXPRESSIVE] - self._points[0][_EXPRESSIVE], axis=1).mean())
+            turn = float(np.abs(_angle_diff(pose, self._poses[0])).max())
+            if motion > o.still_cm or turn > o.still_deg:
+                feedback = self._reject(HOLD_STILL, f"hold still (moved {motion:.2f} cm, {turn:.1f}°)")
+                self._append(points, pose, face.blendshapes, t)   # this frame starts a new window
+                return feedback
+        self._append(points, pose, face.blendshapes, t)
+        progress = min(1.0, self._duration() / o.seconds)
+        if progress >= 1.0:
+            self._result = self._finish()
+            return CaptureFeedback(CaptureState.DONE, None, "neutral face captured", 1.0)
+        return CaptureFeedback(CaptureState.COLLECTING, None, "keep still and relaxed", progress)
+
+    def _append(self, points: np.ndarray, pose: np.ndarray, blendshapes: np.ndarray, t: float) -> None:
+        self._points.append(points)
+        self._poses.append(pose)
+        self._blendshapes.append(np.asarray(blendshapes, dtype=np.float32))
+        self._times.append(t)
+
+    def _finish(self) -> NeutralResult:
+        stack = np.stack(self._points).astype(np.float64)          # (N, 478, 3)
+        median = np.median(stack, axis=0)
+        dist = np.linalg.norm(stack[:, _EXPRESSIVE] - median[_EXPRESSIVE], axis=2).mean(axis=1)
+        keep = max(1, int(np.ceil(self.options.keep_fraction * len(stack))))
+        kept = np.argsort(dist, kind="stable")[:keep]
+        points = stack[kept].mean(axis=0)
+        jitter = float(np.linalg.norm(stack[kept][:, _EXPRESSIVE] - points[_EXPRESSIVE], axis=2).mean())
+        poses = np.stack(self._poses)
+        pose = np.degrees(np.angle(np.exp(1j * np.radians(poses)).mean(axis=0)))  # circular mean
+        return NeutralResult(
+            points=points.astype(np.float32),
+            pose=pose.astype(np.float32),
+            blendshapes=np.median(np.stack(self._blendshapes), axis=0).astype(np.float32),
+            frames=len(stack), frames_used=int(keep), seconds=self._duration(), jitter_cm=jitter)
