@@ -1,0 +1,139 @@
+"""Engine cache under the user cache directory, keyed so that a stale or foreign engine is never run.
+
+Layout: ``<root>/<model12>-<backend>-<precision>-<target>-<digest12>/`` holding ``engine.plan``,
+``meta.json`` (the full key, the engine's sha256 and size) and, for TensorRT-RTX, ``runtime.cache``
+(its JIT kernel cache) beside the engine under the same key. Anything that does not match on
+load — another key in the meta (foreign), a missing or unreadable meta, a hash mismatch (corrupt),
+or a header the runtime rejects (stale: other TensorRT version or GPU) — is deleted with a
+warning and the caller rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger("latentcam.engines")
+
+#: Bump when the exported graph changes in a way that invalidates built engines
+#: (opset, post-processing appended to the graph, I/O names).
+EXPORT_FORMAT = "opset17-bgra-u8-v1"
+ENGINE_FILE = "engine.plan"
+META_FILE = "meta.json"
+RUNTIME_CACHE_FILE = "runtime.cache"
+
+
+def default_cache_root() -> Path:
+    import platformdirs
+
+    return platformdirs.user_cache_path("latentcam", appauthor=False) / "engines"
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    model_sha256: str          # sha256 of the fp32 reference decoder.onnx
+    backend: str               # "tensorrt" or "tensorrt-rtx"
+    backend_version: str       # e.g. tensorrt_rtx.__version__
+    target: str                # GPU compute capability, e.g. "sm_86"
+    precision: str             # "fp16" or "fp32"
+    export_format: str = EXPORT_FORMAT
+
+    def digest(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def dirname(self) -> str:
+        return (f"{self.model_sha256[:12]}-{self.backend}-{self.precision}-{self.target}-"
+                f"{self.digest()[:12]}")
+
+
+class EngineCache:
+    """Serialised engines on disk. ``load`` returns verified bytes or None; ``store`` is atomic."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root is not None else default_cache_root()
+
+    def entry_dir(self, key: EngineKey) -> Path:
+        return self.root / key.dirname()
+
+    def runtime_cache_path(self, key: EngineKey) -> Path:
+        return self.entry_dir(key) / RUNTIME_CACHE_FILE
+
+    def load(self, key: EngineKey, validate: Callable[[bytes], str | None] | None = None) -> bytes | None:
+        """The engine for ``key``, or None (missing, or discarded as foreign/corrupt/stale).
+
+        ``validate(engine_bytes)`` returns None when the runtime accepts the engine's header,
+        else the reason (e.g. TensorRT-RTX ``getEngineValidity``).
+        """
+        entry = self.entry_dir(key)
+        if not entry.exists():
+            return None
+        try:
+            meta = json.loads((entry / META_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            return self._discard(entry, f"unreadable metadata ({exc})")
+        if meta.get("key") != asdict(key):
+            return self._discard(entry, f"foreign engine: built for {meta.get('key')}, wanted {asdict(key)}")
+        try:
+            data = (entry / ENGINE_FILE).read_bytes()
+        except OSError as exc:
+            return self._discard(entry, f"engine file unreadable ({exc})")
+        if len(data) != meta.get("bytes") or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            return self._discard(entry, "corrupt engine: size or sha256 does not match its metadata")
+        if validate is not None:
+            reason = validate(data)
+            if reason is not None:
+                return self._discard(entry, f"stale engine: {reason}")
+        return data
+
+    def store(self, key: EngineKey, engine: bytes, **extra) -> Path:
+        entry = self.entry_dir(key)
+        entry.mkdir(parents=True, exist_ok=True)
+        meta = {"key": asdict(key), "sha256": hashlib.sha256(engine).hexdigest(), "bytes": len(engine),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra}
+        _atomic_write(entry / ENGINE_FILE, engine)
+        _atomic_write(entry / META_FILE, json.dumps(meta, indent=2).encode())
+        return entry / ENGINE_FILE
+
+    def entries(self) -> list[dict]:
+        """Metadata of every readable entry (for ``latentcam engines --cache``)."""
+        out = []
+        if self.root.is_dir():
+            for d in sorted(self.root.iterdir()):
+                try:
+                    meta = json.loads((d / META_FILE).read_text())
+                except (OSError, ValueError):
+                    continue
+                out.append({"dir": str(d), **meta})
+        return out
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many."""
+        n = 0
+        if self.root.is_dir():
+            for d in self.root.iterdir():
+                if d.is_dir():
+                    shutil.rmtree(d, ignore_errors=True)
+                    n += 1
+        return n
+
+    def _discard(self, entry: Path, why: str) -> None:
+        message = f"discarding cached engine {entry.name}: {why}; it will be rebuilt"
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        log.warning(message)
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
