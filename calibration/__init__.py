@@ -1,1 +1,20 @@
-"""calibration"""
+"""Calibration and retargeting: fit a driver's face to the target's.
+
+``NeutralCapture`` records the driver's relaxed face, ``RangeCapture`` the expression ranges of
+guided steps, ``CalibrationProfile`` stores both as versioned JSON, and ``Retargeter`` turns each
+live ``FaceObservation`` into a ``RetargetedFace`` shaped like the target. Imports only facekit.
+"""
+
+from .neutral import CaptureFeedback, NeutralCapture, NeutralCaptureOptions, NeutralResult
+from .profile import CalibrationProfile, ProfileError
+from .ranges import GUIDED_STEPS, GuidedStep, RangeCapture
+from .retarget import (CalibrationEvent, RetargetedFace, Retargeter, RetargetMode, RetargetOptions,
+                       RetargetState)
+from .target import TargetGeometry, TargetGeometryError
+
+__all__ = [
+    "CaptureFeedback", "NeutralCapture", "NeutralCaptureOptions", "NeutralResult",
+    "CalibrationProfile", "ProfileError", "GUIDED_STEPS", "GuidedStep", "RangeCapture",
+    "CalibrationEvent", "RetargetedFace", "Retargeter", "RetargetMode", "RetargetOptions",
+    "RetargetState", "TargetGeometry", "TargetGeometryError",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -157,7 +158,10 @@ class CalibrationProfile:
         if path.parent and not path.parent.exists():
             raise ProfileError(f"cannot write {path}: folder {path.parent} does not exist. Create it first.")
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=1)
+        # One line per point (innermost lists) keeps the file small and still readable.
+        text = re.sub(r"\[\s+([^\[\]]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+        tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(path)
         return path
 

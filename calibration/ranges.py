@@ -56,6 +56,8 @@ class StepResult:
 
     @property
     def message(self) -> str:
+        if self.frames == 0 and self.missing == 0:
+            return f"{self.step.name}: no frames left (the clip ended); step skipped"
         if self.frames == 0:
             return f"{self.step.name}: no face seen; step skipped"
         if not self.sufficient:

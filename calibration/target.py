@@ -8,7 +8,7 @@ this package never reads bundles itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -78,3 +78,30 @@ class TargetGeometry:
                     f"unknown target blendshape range {name!r}; known: {sorted(GROUPS)}")
             if not np.isfinite(value) or value < 0:
                 raise TargetGeometryError(f"target blendshape range {name!r} must be >= 0")
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> "TargetGeometry":
+        """Build from a target bundle manifest (a plain dict; this package never imports latent).
+
+        Reads ``neutral_canonical`` (478×3) and ``pose_range`` ({"yaw"|"pitch"|"roll": [min, max]});
+        optional ``neutral_pose`` ([yaw, pitch, roll]; default 0,0,0 clamped into the range),
+        ``neutral_blendshapes`` (52), ``expression_ranges`` and ``blendshape_ranges``.
+        """
+        where = "target bundle manifest"
+        try:
+            pose_range = manifest["pose_range"]
+            neutral = manifest["neutral_canonical"]
+            lo = np.array([float(pose_range[k][0]) for k in ("yaw", "pitch", "roll")])
+            hi = np.array([float(pose_range[k][1]) for k in ("yaw", "pitch", "roll")])
+        except KeyError as exc:
+            raise TargetGeometryError(f"{where} lacks {exc}; re-export the target bundle") from None
+        except (TypeError, ValueError, IndexError):
+            raise TargetGeometryError(
+                f"{where}: pose_range must map yaw/pitch/roll to [min, max] degrees") from None
+        neutral_pose = manifest.get("neutral_pose")
+        if neutral_pose is None:
+            neutral_pose = np.clip(np.zeros(3), lo, hi)
+        return cls(neutral_points=neutral, pose_min=lo, pose_max=hi, neutral_pose=neutral_pose,
+                   neutral_blendshapes=manifest.get("neutral_blendshapes"),
+                   ranges=dict(manifest.get("expression_ranges") or {}),
+                   blendshape_ranges=dict(manifest.get("blendshape_ranges") or {}))

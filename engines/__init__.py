@@ -5,7 +5,7 @@ engine cache and ahead-of-time TensorRT-RTX builds.
 """
 
 from .backend import (BackendOptions, DecoderBackend, availability, backend_names,
-                      load_backend, register_backend)
+                      default_backend_name, load_backend, register_backend)
 from .errors import (AllBackendsFailed, BackendUnavailable, EngineBuildError, EngineError,
                      EngineRefused)
 from .model import DecoderModel
@@ -13,5 +13,6 @@ from .model import DecoderModel
 __all__ = [
     "AllBackendsFailed", "BackendOptions", "BackendUnavailable", "DecoderBackend", "DecoderModel",
     "EngineBuildError", "EngineError", "EngineRefused", "availability", "backend_names",
+    "default_backend_name",
     "load_backend", "register_backend",
 ]

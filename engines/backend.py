@@ -31,6 +31,8 @@ WARMUP_TOLERANCE_LEVELS = {
     "fp16": math.ceil(FP16_MAX_ABS_ERROR * 255) + 1,   # 5
 }
 WARMUP_CHECK_CODES = 3
+#: Seconds of timed warm runs per backend in ``auto`` (fast backends still get all their runs).
+AUTO_BUDGET_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class DecoderBackend(ABC):
         self.device: str = "cpu"
         self.last_gpu_ms: float | None = None
         self.load_notes: tuple[str, ...] = ()    # why preferred backends were skipped
+        self.selection_table: list[TimingRow] = []   # filled by load_backend("auto")
         self._closed = False
 
     # --- availability -------------------------------------------------------------------
@@ -167,6 +170,16 @@ def availability(options: BackendOptions = BackendOptions()) -> dict[str, str | 
     return {name: cls.unavailable_reason(options) for name, cls in _REGISTRY.items()}
 
 
+def default_backend_name(options: BackendOptions = BackendOptions()) -> str:
+    """``"auto"`` when any GPU backend can run here, else ``"onnxruntime"`` (the CPU default)."""
+    reasons = availability(options)
+    gpu_ready = any(reason is None for name, reason in reasons.items() if name not in ("onnxruntime", "torch"))
+    if not gpu_ready and reasons.get("torch") is None:
+        from .gpu import cuda_devices
+        gpu_ready = bool(cuda_devices())
+    return "auto" if gpu_ready else "onnxruntime"
+
+
 # --- loading ----------------------------------------------------------------------------------
 def as_decoder_model(source) -> DecoderModel:
     """Accept a ``DecoderModel``, a ``TargetBundle``, a bundle directory or a decoder .onnx file."""
@@ -234,15 +247,21 @@ class TimingRow:
     note: str = ""
 
 
-def time_backend(backend: DecoderBackend, runs: int, seed: int = 7) -> tuple[float, float]:
-    """p50 and p99 wall milliseconds of ``run`` over ``runs`` warm calls (batch 1)."""
+def time_backend(backend: DecoderBackend, runs: int, seed: int = 7,
+                 budget_s: float | None = None) -> tuple[float, float]:
+    """p50 and p99 wall milliseconds of ``run`` over ``runs`` warm calls (batch 1), stopping
+    early (after at least 3 calls) once ``budget_s`` is spent — a slow backend needs few samples
+    to lose."""
     rng = np.random.default_rng(seed)
     codes = rng.standard_normal((runs, 1, backend.model.code_dim)).astype(np.float32)
-    times = np.empty(runs)
-    for i, code in enumerate(codes):
+    times: list[float] = []
+    start = time.perf_counter()
+    for code in codes:
         t0 = time.perf_counter()
         backend.run(code)
-        times[i] = (time.perf_counter() - t0) * 1e3
+        times.append((time.perf_counter() - t0) * 1e3)
+        if budget_s is not None and len(times) >= 3 and time.perf_counter() - start > budget_s:
+            break
     return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
@@ -266,7 +285,7 @@ def _load_fastest(model: DecoderModel, options: BackendOptions) -> DecoderBacken
             reasons[name] = str(exc)
             rows.append(TimingRow(name, "-", "-", None, None, str(exc).splitlines()[0][:90]))
             continue
-        p50, p99 = time_backend(backend, options.auto_timing_runs)
+        p50, p99 = time_backend(backend, options.auto_timing_runs, budget_s=AUTO_BUDGET_S)
         rows.append(TimingRow(name, backend.precision, backend.device, p50, p99))
         loaded.append((p50, backend))
     if not loaded:

@@ -74,8 +74,8 @@ class EngineCache:
         else the reason (e.g. TensorRT-RTX ``getEngineValidity``).
         """
         entry = self.entry_dir(key)
-        if not entry.exists():
-            return None
+        if not (entry / ENGINE_FILE).exists() and not (entry / META_FILE).exists():
+            return None   # nothing cached (the directory may hold only a runtime cache)
         try:
             meta = json.loads((entry / META_FILE).read_text())
         except (OSError, ValueError) as exc:
@@ -103,6 +103,17 @@ class EngineCache:
         _atomic_write(entry / META_FILE, json.dumps(meta, indent=2).encode())
         return entry / ENGINE_FILE
 
+    def get_or_build(self, key: EngineKey, build: Callable[[], bytes],
+                     validate: Callable[[bytes], str | None] | None = None) -> tuple[bytes, bool]:
+        """The cached engine for ``key`` if it passes every check, else ``build()`` stored under
+        ``key``. Returns ``(engine bytes, built_now)``."""
+        data = self.load(key, validate)
+        if data is not None:
+            return data, False
+        data = build()
+        self.store(key, data)
+        return data, True
+
     def entries(self) -> list[dict]:
         """Metadata of every readable entry (for ``latentcam engines --cache``)."""
         out = []
@@ -121,8 +132,8 @@ class EngineCache:
         if self.root.is_dir():
             for d in self.root.iterdir():
                 if d.is_dir():
-                    shutil.rmtree(d, ignore_errors=True)
-                    n += 1
+                    n += (d / META_FILE).is_file()
+                    shutil.rmtree(d, ignore_errors=True)   # engines and exported fp16 graphs
         return n
 
     def _discard(self, entry: Path, why: str) -> None:

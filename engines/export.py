@@ -28,8 +28,10 @@ from .errors import EngineBuildError
 ONNX_OPSET = 17
 PRECISIONS = ("fp32", "fp16")
 
-#: Max |ONNX Runtime − torch fp32| over the check codes, decoder output in 0..1. Measured on the
-#: project decoders: ~1e-7 (fp32), ~2e-3 (fp16); the bounds leave headroom for other CPUs.
+#: Max |ONNX Runtime − torch fp32| over the check codes, decoder output in 0..1. Measured here on
+#: the `cpu` preset decoder (256², weights spanning the output range): 9e-8 (fp32) and 8e-4
+#: (fp16 graph; torch's own fp16 on CPU: 1.4e-3). The bounds leave headroom for GPU kernels,
+#: which accumulate differently.
 FP32_MAX_ABS_ERROR = 1e-4
 FP16_MAX_ABS_ERROR = 1.5e-2
 MAX_ABS_ERROR = {"fp32": FP32_MAX_ABS_ERROR, "fp16": FP16_MAX_ABS_ERROR}
@@ -135,10 +137,12 @@ def export_decoder(module, code_dim: int, path: Path, options: ExportOptions = E
 
 
 def _assert_typed_fp16(model) -> None:
-    """Float I/O, fp16 everywhere else: no float32 weights may remain."""
+    """Float I/O, fp16 everywhere else: no float32 weight tensors may remain (small float32
+    parameters such as Resize scales are float32 by the ONNX spec and allowed)."""
     from onnx import TensorProto
 
-    stray = [t.name for t in model.graph.initializer if t.data_type == TensorProto.FLOAT]
+    stray = [t.name for t in model.graph.initializer
+             if t.data_type == TensorProto.FLOAT and int(np.prod(t.dims)) >= 16]
     if stray:
         raise EngineBuildError(f"fp16 export still holds float32 weights: {stray[:5]}")
 

@@ -63,11 +63,14 @@ class DecoderModel:
 
         if not isinstance(bundle, TargetBundle):
             bundle = TargetBundle.load(Path(bundle))
-        directory = Path(bundle.directory)
 
         def factory():
-            from latentcam.latent.decoder import decoder_from_bundle
+            from latentcam.latent.export import decoder_from_bundle  # imports torch
             return decoder_from_bundle(bundle)
 
-        return cls.from_onnx(directory / "decoder.onnx", name=directory.name,
-                             source_dir=directory, torch_factory=factory)
+        model = cls.from_onnx(bundle.decoder_onnx, name=bundle.name, source_dir=Path(bundle.root),
+                              torch_factory=factory)
+        if (model.code_dim, model.size) != (bundle.code_size, bundle.resolution):
+            raise ValueError(f"{bundle.decoder_onnx} maps {model.code_dim} → {model.size}², but the "
+                             f"manifest says {bundle.code_size} → {bundle.resolution}²; re-export the bundle")
+        return model

@@ -9,7 +9,7 @@ from .model import DecoderModel
 from .postprocess import append_uint8_output, to_bgra_uint8
 
 
-def session_options(threads: int):
+def session_options(threads: int, spinning: bool = False):
     """Explicit threads, sequential execution, all graph optimisations.
 
     Spinning is off: in the live pipeline the decoder shares a few cores with MediaPipe and the
@@ -24,7 +24,7 @@ def session_options(threads: int):
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return opts
 
 

@@ -553,6 +553,9 @@ def prepare(source: FrameSource, out: str | Path, options: PrepareOptions = Prep
     os.replace(tmp, out / OBSERVATIONS_NAME)
 
     best = int(np.argmin(neutral_score(arrays["blendshapes"], arrays["pose"])))
+    preferred = getattr(source, "background_frame", None)   # e.g. the portrait itself
+    if preferred is not None and preferred in set(arrays["frame_index"].tolist()):
+        best = int(np.flatnonzero(arrays["frame_index"] == preferred)[0])
     background_frame = int(arrays["frame_index"][best])
     _write_png(out / BACKGROUND_NAME, source.frame(background_frame))
 

@@ -21,24 +21,29 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | N
 
 
 @lru_cache(maxsize=4)
-def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
+def _gaussian_1d(size: int, sigma: float) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None]
+    return g / g.sum()
+
+
+def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur, per channel, 'same' size (two 1-D convs: 2k not k² taps)."""
+    c, k = x.shape[1], g.numel()
+    gx = g.view(1, 1, 1, k).expand(c, 1, 1, k)
+    gy = g.view(1, 1, k, 1).expand(c, 1, k, 1)
+    x = F.conv2d(x, gx, padding=(0, k // 2), groups=c)
+    return F.conv2d(x, gy, padding=(k // 2, 0), groups=c)
 
 
 def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5
              ) -> torch.Tensor:
     """Per-pixel SSIM (B, C, H, W) of two [0, 1] images with a Gaussian window."""
-    c = a.shape[1]
-    w = _gaussian_window(window, sigma).to(a.device, a.dtype).expand(c, 1, window, window)
-    pad = window // 2
-    mu_a = F.conv2d(a, w, padding=pad, groups=c)
-    mu_b = F.conv2d(b, w, padding=pad, groups=c)
-    saa = F.conv2d(a * a, w, padding=pad, groups=c) - mu_a ** 2
-    sbb = F.conv2d(b * b, w, padding=pad, groups=c) - mu_b ** 2
-    sab = F.conv2d(a * b, w, padding=pad, groups=c) - mu_a * mu_b
+    g = _gaussian_1d(window, sigma).to(a.device, a.dtype)
+    mu_a, mu_b = _blur(a, g), _blur(b, g)
+    saa = _blur(a * a, g) - mu_a ** 2
+    sbb = _blur(b * b, g) - mu_b ** 2
+    sab = _blur(a * b, g) - mu_a * mu_b
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     return ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
 

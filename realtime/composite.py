@@ -85,10 +85,14 @@ def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a3 @ b3)[:2]
 
 
-def blend_crop(dst: np.ndarray, crop_bgr: np.ndarray, alpha: np.ndarray, matrix: np.ndarray) -> None:
-    """Warp a crop (BGR + float32 alpha 0..1) with ``matrix`` (crop → dst) and blend it into
-    ``dst`` in place, touching only the bounding box the crop covers."""
-    s = crop_bgr.shape[0]
+def blend_crop(dst: np.ndarray, crop_bgra: np.ndarray, matrix: np.ndarray) -> None:
+    """Warp a BGRA crop with ``matrix`` (crop → dst) and alpha-blend it into BGR ``dst`` in
+    place, touching only the bounding box the crop covers.
+
+    One 4-channel warp with a constant (transparent) border is ~3x faster in OpenCV than warping
+    a 3-channel image with a replicated border; the blend is integer arithmetic in OpenCV.
+    """
+    s = crop_bgra.shape[0]
     corners = np.array([[0, 0], [s, 0], [0, s], [s, s]], np.float64)
     mapped = corners @ matrix[:, :2].T + matrix[:, 2]
     h, w = dst.shape[:2]
@@ -101,19 +105,22 @@ def blend_crop(dst: np.ndarray, crop_bgr: np.ndarray, alpha: np.ndarray, matrix:
     local = matrix.copy()
     local[0, 2] -= x0
     local[1, 2] -= y0
-    size = (x1 - x0, y1 - y0)
-    fg = cv2.warpAffine(crop_bgr, local, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    a = cv2.warpAffine(alpha, local, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                       borderValue=0)
+    warped = cv2.warpAffine(crop_bgra, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    fg = cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR)
+    a = warped[:, :, 3]
+    a3 = cv2.merge((a, a, a))
     roi = dst[y0:y1, x0:x1]
-    roi[...] = cv2.blendLinear(fg, roi, a, 1.0 - a)
+    front = cv2.multiply(fg, a3, scale=1.0 / 255.0)
+    back = cv2.multiply(roi, cv2.bitwise_not(a3), scale=1.0 / 255.0)
+    cv2.add(front, back, dst=roi)
 
 
 class Compositor:
     """Builds output frames from rendered BGRA crops. ``mode`` can be switched live."""
 
     def __init__(self, options: CompositeOptions, crop_size: int, output_size: tuple[int, int],
-                 plate: np.ndarray | None = None, plate_landmarks: np.ndarray | None = None):
+                 plate: np.ndarray | None = None, plate_to_crop: np.ndarray | None = None):
         options.validate()
         self.options = options
         self.mode = options.mode
@@ -123,15 +130,14 @@ class Compositor:
             # No plate in the bundle: a neutral grey studio backdrop with the crop centred.
             plate = np.full((crop_size * 2, crop_size * 2, 3), 96, np.uint8)
             plate_to_crop = np.array([[1.0, 0.0, -crop_size / 2], [0.0, 1.0, -crop_size / 2]])
-        elif plate_landmarks is not None:
-            plate_to_crop = alignment_matrix(plate_landmarks, crop_size)
-        else:
-            raise ValueError("a background plate needs its face landmarks to place the crop")
+        elif plate_to_crop is None:
+            raise ValueError("a background plate needs its alignment matrix (plate → crop) to "
+                             "place the face; the target bundle's manifest lacks it")
         ph, pw = plate.shape[:2]
         self._plate_out = cover_resize(plate, self.width, self.height)
         # crop → plate → output, before following the driver's head.
         self._crop_to_out = compose(cover_matrix(pw, ph, self.width, self.height),
-                                    invert_affine(plate_to_crop))
+                                    invert_affine(np.asarray(plate_to_crop, np.float64)))
         self._reference: np.ndarray | None = None   # driver's alignment at the reference pose
         self._colour_shift = np.zeros(3, np.float32)
         self._feather_cache: tuple[int, np.ndarray] | None = None
@@ -167,8 +173,7 @@ class Compositor:
     def portrait(self, crop_bgra: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
         out = self._plate_out.copy()
         m = self._crop_to_out if motion is None else compose(self._crop_to_out, motion)
-        bgr, alpha = self._split(crop_bgra, feather=False)
-        blend_crop(out, bgr, alpha, m)
+        blend_crop(out, self._checked(crop_bgra), m)
         return out
 
     def paste(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,
@@ -178,10 +183,10 @@ class Compositor:
         out = cover_resize(frame_bgr, self.width, self.height)
         to_crop = alignment_matrix(landmarks_px, self.crop_size)
         m = compose(frame_to_out, invert_affine(to_crop))
-        bgr, alpha = self._split(crop_bgra, feather=True)
+        crop = self._feathered(self._checked(crop_bgra))
         if self.options.colour_match:
-            bgr = self._match_colour(bgr, alpha, frame_bgr, to_crop)
-        blend_crop(out, bgr, alpha, m)
+            self._match_colour(crop, frame_bgr, to_crop)
+        blend_crop(out, crop, m)
         return out
 
     def driver_only(self, frame_bgr: np.ndarray) -> np.ndarray:
@@ -192,36 +197,48 @@ class Compositor:
         return self._plate_out.copy()
 
     # --- helpers -----------------------------------------------------------------------------
-    def _split(self, crop_bgra: np.ndarray, feather: bool) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _checked(crop_bgra: np.ndarray) -> np.ndarray:
         if crop_bgra.ndim != 3 or crop_bgra.shape[2] != 4 or crop_bgra.dtype != np.uint8:
             raise ValueError(f"the decoder must give (S, S, 4) uint8 BGRA, got "
                              f"{crop_bgra.shape} {crop_bgra.dtype}")
-        bgr = np.ascontiguousarray(crop_bgra[:, :, :3])
-        alpha = crop_bgra[:, :, 3]
-        if feather:
-            o = self.options
-            if o.erode_px:
-                alpha = cv2.erode(alpha, np.ones((3, 3), np.uint8), iterations=o.erode_px)
-            if o.feather_px:
-                k = 2 * o.feather_px + 1
-                alpha = cv2.GaussianBlur(alpha, (k, k), 0)
-        return bgr, alpha.astype(np.float32) * np.float32(1.0 / 255.0)
+        return crop_bgra
 
-    def _match_colour(self, bgr: np.ndarray, alpha: np.ndarray, frame_bgr: np.ndarray,
-                      to_crop: np.ndarray) -> np.ndarray:
-        """Shift the render's mean colour on the face to the driver's (in crop space, 64² is
-        plenty for a mean), smoothed over time so lighting changes do not flicker."""
+    def _feathered(self, crop_bgra: np.ndarray) -> np.ndarray:
+        """A copy with the alpha eroded and blurred (in crop space: 256², cheap), so the pasted
+        face fades into the driver's skin instead of showing a seam."""
+        o = self.options
+        alpha = crop_bgra[:, :, 3]
+        if o.erode_px:
+            alpha = cv2.erode(alpha, np.ones((3, 3), np.uint8), iterations=o.erode_px)
+        if o.feather_px:
+            k = 2 * o.feather_px + 1
+            alpha = cv2.GaussianBlur(alpha, (k, k), 0)
+        out = crop_bgra.copy()
+        out[:, :, 3] = alpha
+        return out
+
+    def _match_colour(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,
+                      to_crop: np.ndarray) -> None:
+        """Shift the render's mean colour on the face to the driver's (in place). Means are
+        taken on 64² versions (plenty for a mean) and smoothed over time against flicker."""
         small = 64
         k = small / self.crop_size
-        driver = cv2.warpAffine(frame_bgr, to_crop * k, (small, small), flags=cv2.INTER_AREA,
+        driver = cv2.warpAffine(frame_bgr, to_crop * k, (small, small), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
-        render = cv2.resize(bgr, (small, small), interpolation=cv2.INTER_AREA)
-        mask = (cv2.resize(alpha, (small, small)) > 0.9).astype(np.uint8)
-        if mask.sum() < 16:
-            return bgr
+        render = cv2.resize(crop_bgra, (small, small), interpolation=cv2.INTER_AREA)
+        mask = (render[:, :, 3] > 230).astype(np.uint8)
+        if int(mask.sum()) < 16:
+            return
         d_mean = np.array(cv2.mean(driver, mask=mask)[:3], np.float32)
-        r_mean = np.array(cv2.mean(render, mask=mask)[:3], np.float32)
+        r_mean = np.array(cv2.mean(render[:, :, :3].copy(), mask=mask)[:3], np.float32)
         e = self.options.colour_smoothing
         self._colour_shift = e * self._colour_shift + (1 - e) * (d_mean - r_mean)
         shift = self._colour_shift
-        return cv2.add(bgr, (float(shift[0]), float(shift[1]), float(shift[2]), 0.0))
+        bgr = cv2.cvtColor(crop_bgra, cv2.COLOR_BGRA2BGR)
+        bgr = cv2.add(bgr, (float(shift[0]), float(shift[1]), float(shift[2]), 0.0))
+        crop_bgra[:, :, :3] = bgr
+
+    @property
+    def colour_shift(self) -> np.ndarray:
+        return self._colour_shift.copy()

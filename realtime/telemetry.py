@@ -44,6 +44,12 @@ class FrameClock:
         i = _STAGE_INDEX[stage]
         self.starts[i], self.ends[i] = start, end
 
+    def begin(self, stage: str, t: float | None = None) -> None:
+        self.starts[_STAGE_INDEX[stage]] = time.monotonic() if t is None else t
+
+    def end(self, stage: str, t: float | None = None) -> None:
+        self.ends[_STAGE_INDEX[stage]] = time.monotonic() if t is None else t
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         start = time.monotonic()

@@ -1,0 +1,204 @@
+"""torch → ONNX export and the target-bundle writer (training/export side only: imports torch).
+
+``decoder_from_bundle`` / ``encoder_from_bundle`` rebuild the torch networks from a bundle's
+weights and configs, so ``engines`` can export other variants (FP16, TensorRT) from them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from latentcam.facekit.blendshapes import REGION_GROUPS, indices
+
+from .bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ONNX_OPSET, TargetBundle, write_manifest
+from .decoder import Decoder, DecoderConfig
+from .encoder import Encoder, EncoderConfig
+from .features import FEATURE_SIZE, POINT_SCALE, POSE_SCALE
+
+ENCODER_IO = ("features", "z")
+DECODER_IO = ("z", "image")
+
+
+def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, input_name: str,
+                output_name: str, opset: int = ONNX_OPSET) -> Path:
+    """Export with static shapes (batch 1) using the TorchScript-based exporter.
+
+    Static shapes let TensorRT and ONNX Runtime plan every buffer ahead of time; the legacy
+    exporter needs no onnxscript and produces plain Gemm/Conv/Resize/DepthToSpace graphs.
+    """
+    module = module.eval()
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(module, (example,), buf, input_names=[input_name],
+                          output_names=[output_name], opset_version=opset, dynamo=False,
+                          do_constant_folding=True)
+    path = Path(path)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+class _EncoderMean(nn.Module):
+    def __init__(self, encoder: Encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.encoder(features)
+
+
+def export_encoder_onnx(encoder: Encoder, path: Path) -> Path:
+    """features (1, F) → z (1, Z) (the mean; the VAE's variance head is not exported)."""
+    example = torch.zeros(1, encoder.config.feature_size)
+    return export_onnx(_EncoderMean(encoder), example, path, *ENCODER_IO)
+
+
+def export_decoder_onnx(decoder: Decoder, path: Path, opset: int = ONNX_OPSET) -> Path:
+    """z (1, Z) float32 → image (1, 4, S, S) float32 BGRA in [0, 1]."""
+    example = torch.zeros(1, decoder.config.code_size)
+    return export_onnx(decoder, example, path, *DECODER_IO, opset=opset)
+
+
+def _networks(bundle: TargetBundle) -> tuple[EncoderConfig, DecoderConfig]:
+    nets = bundle.manifest["networks"]
+    enc = EncoderConfig(**nets["encoder"])
+    d = dict(nets["decoder"])
+    d["channels"] = tuple(d["channels"])
+    return enc, DecoderConfig(**d)
+
+
+def _load_prefixed(module: nn.Module, weights: dict, prefix: str) -> nn.Module:
+    state = {k[len(prefix):]: torch.from_numpy(np.ascontiguousarray(v))
+             for k, v in weights.items() if k.startswith(prefix)}
+    module.load_state_dict(state)
+    return module.eval()
+
+
+def decoder_from_bundle(bundle: TargetBundle) -> Decoder:
+    """The bundle's decoder as a torch module (eval mode, CPU, float32)."""
+    return _load_prefixed(Decoder(_networks(bundle)[1]), bundle.weights_numpy(), "decoder.")
+
+
+def encoder_from_bundle(bundle: TargetBundle) -> Encoder:
+    """The bundle's encoder as a torch module (eval mode, CPU, float32)."""
+    return _load_prefixed(Encoder(_networks(bundle)[0]), bundle.weights_numpy(), "encoder.")
+
+
+def neutral_frames(blendshapes: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """Indices of the least expressive frames (lowest summed mouth/eye/brow blendshapes)."""
+    idx = indices(tuple(n for names in REGION_GROUPS.values() for n in names))
+    energy = blendshapes[:, idx].sum(axis=1)
+    k = max(1, int(round(fraction * len(blendshapes))))
+    return np.argsort(energy)[:k]
+
+
+def _pca(codes: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mean = codes.mean(axis=0)
+    _, sv, vt = np.linalg.svd(codes - mean, full_matrices=False)
+    var = sv ** 2 / max(1, len(codes) - 1)
+    k = min(k, len(sv))
+    return mean.astype(np.float32), vt[:k].astype(np.float32), var[:k].astype(np.float32)
+
+
+def _check_onnx(path: Path, module: nn.Module, example: torch.Tensor, what: str) -> float:
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ref = module(example).numpy()
+    got = sess.run(None, {sess.get_inputs()[0].name: example.numpy()})[0]
+    err = float(np.abs(ref - got).max())
+    if err > 1e-3:
+        raise RuntimeError(f"{what}.onnx differs from the torch network by {err:.2e}; "
+                           f"the export is broken (torch {torch.__version__})")
+    return err
+
+
+def write_target_bundle(out: Path, encoder: Encoder, decoder: Decoder, data, preset, opts,
+                        info: dict) -> Path:
+    """Write a complete, validated bundle for trained networks (CPU, eval mode)."""
+    from safetensors.numpy import save_file
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+    encoder, decoder = encoder.eval().cpu(), decoder.eval().cpu()
+    size = decoder.config.size
+
+    weights = {f"encoder.{k}": v.detach().numpy().copy() for k, v in encoder.state_dict().items()}
+    weights.update({f"decoder.{k}": v.detach().numpy().copy() for k, v in decoder.state_dict().items()})
+    save_file(weights, str(out / "weights.safetensors"))
+
+    with torch.no_grad():
+        codes = encoder(torch.from_numpy(data.features)).numpy()
+    mean, comps, var = _pca(codes)
+    save_file({"codes": codes, "codes_mean": mean, "components": comps,
+               "explained_variance": var, "frame_index": data.frame_index.astype(np.int64)},
+              str(out / "latent.safetensors"))
+
+    export_encoder_onnx(encoder, out / "encoder.onnx")
+    export_decoder_onnx(decoder, out / "decoder.onnx")
+    enc_err = _check_onnx(out / "encoder.onnx", encoder, torch.from_numpy(data.features[:1]), "encoder")
+    dec_err = _check_onnx(out / "decoder.onnx", decoder, torch.from_numpy(codes[:1]), "decoder")
+
+    files = {"weights": {"name": "weights.safetensors"}, "latent": {"name": "latent.safetensors"},
+             "encoder_onnx": {"name": "encoder.onnx"}, "decoder_onnx": {"name": "decoder.onnx"}}
+    background = None
+    src_bg = data.path / "background.png"
+    bg_align = data.manifest.get("background_alignment")
+    if src_bg.is_file() and bg_align is not None:
+        shutil.copyfile(src_bg, out / "background.png")
+        files["background"] = {"name": "background.png"}
+        scale = size / float(data.manifest.get("crop_size", size))
+        background = {"alignment": (np.asarray(bg_align, dtype=np.float64) * scale).tolist(),
+                      "frame": data.manifest.get("background_frame")}
+
+    picks = np.linspace(0, len(data) - 1, min(4, len(data))).round().astype(int)
+    with torch.no_grad():
+        renders = decoder(torch.from_numpy(codes[picks])).numpy().transpose(0, 2, 3, 1)
+    for j, r in enumerate(renders):
+        bgra = np.clip(r * 255 + 0.5, 0, 255).astype(np.uint8)
+        name = f"samples/render_{j:02d}.png"
+        cv2.imwrite(str(out / name), bgra)
+        files[f"sample_{j:02d}"] = {"name": name}
+
+    neutral = data.canonical[neutral_frames(data.blendshapes)].mean(axis=0)
+    pose_range = {k: [round(float(data.pose[:, i].min()), 3), round(float(data.pose[:, i].max()), 3)]
+                  for i, k in enumerate(("yaw", "pitch", "roll"))}
+    src = data.manifest.get("source", {})
+    licence = opts.licence if opts.licence != "unspecified" else data.manifest.get("licence", opts.licence)
+    manifest = {
+        "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
+        "name": opts.name or out.name,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "resolution": size, "code_size": decoder.config.code_size, "feature_size": FEATURE_SIZE,
+        "features": {"version": 1, "point_scale": POINT_SCALE, "pose_scale": POSE_SCALE},
+        "preset": preset.name, "presets": [preset.name],
+        "networks": {"encoder": asdict(encoder.config), "decoder": asdict(decoder.config)},
+        "onnx": {"opset": ONNX_OPSET, "encoder": {"input": ENCODER_IO[0], "output": ENCODER_IO[1],
+                                                   "input_shape": [1, FEATURE_SIZE],
+                                                   "max_abs_diff_vs_torch": enc_err},
+                 "decoder": {"input": DECODER_IO[0], "output": DECODER_IO[1],
+                             "output_shape": [1, 4, size, size], "channels": "BGRA",
+                             "range": [0.0, 1.0], "max_abs_diff_vs_torch": dec_err}},
+        "neutral_canonical": np.round(neutral, 4).tolist(),
+        "pose_range": pose_range,
+        "background": background,
+        "provenance": {"dataset": str(data.path), "dataset_source": src,
+                       "synthetic": bool(data.manifest.get("synthetic", False)),
+                       "dataset_frames": int(data.manifest.get("frames", len(data))),
+                       "frames_trained": len(data), "training": info},
+        "consent": {"licence": licence, "statement": opts.consent},
+        "files": files,
+    }
+    write_manifest(out, manifest)
+    TargetBundle.load(out)  # the bundle we just wrote must pass our own validation
+    return out

@@ -1,0 +1,409 @@
+"""One-photo targets: synthesise a training set by warping one portrait along the face mesh.
+
+The portrait is tracked once (IMAGE mode). Real driver clips are tracked (VIDEO mode); each
+driver frame's expression is taken as a *deviation* from that driver's own neutral face in the
+canonical face frame (so the driver's identity does not leak), added to the portrait's canonical
+landmarks, optionally rotated by a small head turn, and mapped back into the portrait's image
+with the portrait's own pose and scale. The portrait is then warped piecewise-affinely from its
+landmarks to the new ones over MediaPipe's 468-vertex triangulated mesh, extended by rings of
+triangles around the face so hair, neck and background follow smoothly. The mouth opening is
+filled with a synthesised interior (``mouth.py``); a closing eye is covered by its warped lid.
+
+Variety beyond what the drivers show: the eyes and brows of a frame may come from a different
+driver frame than its mouth (so "eyes closed while smiling" exists even if no driver did it),
+and small random head rotations are added. Every frame's recipe is recorded in the manifest.
+
+The synthesised frames are then tracked again by ``prepare`` (IMAGE mode): the dataset's
+landmarks, blendshapes, crops and masks are MediaPipe's view of the synthetic image, exactly
+as for a video; frames that do not re-track are skipped and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from latentcam.facekit.canonical import load_canonical_face
+from latentcam.facekit.geometry import (alignment_matrix, canonicalize, euler_to_rotation,
+                                        head_pose, umeyama)
+from latentcam.facekit.landmarks import (FACE_OVAL, LEFT_EYE, LIPS_INNER, NUM_LANDMARKS,
+                                         RIGHT_EYE, STABLE)
+
+from .dataset import DatasetError, SourceFrame, file_sha256, neutral_score
+from .mouth import MouthStyle, mouth_style_from_photo, render_mouth
+
+DEFAULT_DRIVER_NAMES = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
+
+# Region mixing: canonical y (cm, +up) where the face changes from "mouth" to "eyes" driver.
+REGION_SPLIT_Y = (-1.2, 0.6)
+# Eyelid pairs (upper, lower) along each eye contour, used to stop lids crossing.
+RIGHT_LID_PAIRS = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153), (157, 154), (173, 155))
+LEFT_LID_PAIRS = ((466, 249), (388, 390), (387, 373), (386, 374), (385, 380), (384, 381), (398, 382))
+EYE_RADIUS_CM = 1.6          # eye-opening scaling affects points within ~this of the eye centre
+# Rings of warp control points around the face oval: (scale about the oval centre, fraction of
+# the nearest oval point's displacement they follow). The last ring lies outside the image.
+RINGS = ((1.3, 0.55), (1.8, 0.2))
+
+
+def default_driver_clips() -> list[Path]:
+    """The sample clips fetched by ``scripts/fetch_test_data.py`` (used when no --drivers)."""
+    folder = Path(__file__).resolve().parent.parent / ".cache" / "testdata"
+    clips = [folder / n for n in DEFAULT_DRIVER_NAMES]
+    missing = [c for c in clips if not c.is_file()]
+    if missing:
+        raise DatasetError(
+            f"default driver clips not found ({', '.join(str(m) for m in missing)}). Run "
+            "`python scripts/fetch_test_data.py` in the source tree, or pass your own clips "
+            "with --drivers CLIP (repeatable): videos of a person making varied expressions.")
+    return clips
+
+
+@dataclass(frozen=True)
+class PhotoOptions:
+    frames: int = 480                      # synthetic frames to generate
+    seed: int = 0
+    crop_size: int = 256                   # the dataset's crop size (sets the working scale)
+    max_driver_frames: int | None = None   # per clip (None: all frames)
+    mix_regions: float = 0.4               # fraction of frames whose eyes come from another frame
+    jitter_deg: tuple[float, float, float] = (6.0, 4.0, 3.0)       # random yaw/pitch/roll sd
+    max_turn_deg: tuple[float, float, float] = (18.0, 12.0, 10.0)  # clamp of the total turn
+    expression_gain: float = 1.0           # scale of the transferred deviations
+
+
+@dataclass(frozen=True)
+class DriverTrack:
+    """A tracked driver clip, reduced to what the synthesis needs."""
+
+    name: str
+    sha256: str
+    frame_index: np.ndarray     # (M,) int64 source frame numbers
+    canonical: np.ndarray       # (M, 478, 3) float32
+    blendshapes: np.ndarray     # (M, 52)
+    pose: np.ndarray            # (M, 3) yaw/pitch/roll degrees
+    neutral: np.ndarray         # (478, 3) the driver's own neutral face (canonical)
+    neutral_pose: np.ndarray    # (3,)
+
+
+def track_driver(path: Path, max_frames: int | None = None) -> DriverTrack:
+    """Track a driver clip (VIDEO mode) and find its neutral face (median of its 5 most
+    neutral frames)."""
+    from latentcam.facekit.tracker import FaceTracker, TrackerOptions
+
+    from .dataset import VideoSource
+
+    source = VideoSource(path)
+    idx, canon, bs, pose = [], [], [], []
+    with FaceTracker(TrackerOptions()) as tracker:
+        for frame in source.frames(0):
+            face = tracker.track(frame.image, frame.index, frame.time_s).face
+            if face is not None:
+                idx.append(frame.index)
+                canon.append(canonicalize(face.landmarks_px).points)
+                bs.append(face.blendshapes)
+                pose.append(head_pose(face.head_transform))
+            if max_frames is not None and len(idx) >= max_frames:
+                break
+    if not idx:
+        raise DatasetError(f"driver clip {path} has no trackable face; choose another clip.")
+    canon_a = np.array(canon, np.float32)
+    bs_a = np.array(bs, np.float32)
+    pose_a = np.array(pose, np.float32)
+    calm = np.argsort(neutral_score(bs_a, pose_a))[:5]
+    return DriverTrack(path.name, source.sha256, np.array(idx, np.int64), canon_a, bs_a, pose_a,
+                       np.median(canon_a[calm], axis=0), np.median(pose_a[calm], axis=0))
+
+
+def _ring_topology(loops: int, n: int) -> np.ndarray:
+    """Triangles joining consecutive closed loops of ``n`` points (loop k at offset k*n)."""
+    tris = []
+    for k in range(loops - 1):
+        a, b = k * n, (k + 1) * n
+        for i in range(n):
+            j = (i + 1) % n
+            tris.append((a + i, a + j, b + j))
+            tris.append((a + i, b + j, b + i))
+    return np.array(tris, np.int32)
+
+
+class PhotoRig:
+    """The tracked portrait and its warp: ``render(target_landmarks)`` → a synthetic frame."""
+
+    def __init__(self, image: np.ndarray, landmarks_px: np.ndarray):
+        self.image = image
+        self.landmarks = np.asarray(landmarks_px, np.float64)
+        self.pose = canonicalize(self.landmarks)
+        face = load_canonical_face()
+        inner = set(LIPS_INNER)
+        # The mesh triangulates the mouth opening; those triangles are replaced by the mouth.
+        self.mesh_triangles = np.array([t for t in face.triangles if not all(v in inner for v in t)],
+                                       np.int32)
+        oval = self.landmarks[list(FACE_OVAL), :2]
+        self.oval_centre = oval.mean(axis=0)
+        h, w = image.shape[:2]
+        far = 2.0 * float(np.hypot(h, w))
+        dirs = oval - self.oval_centre
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        rings = [oval] + [self.oval_centre + s * (oval - self.oval_centre) for s, _ in RINGS]
+        rings.append(self.oval_centre + far * dirs)
+        self.ring_points = np.vstack(rings)                  # (L*36, 2)
+        self.ring_follow = np.array([1.0] + [f for _, f in RINGS] + [0.0])
+        self.ring_triangles = _ring_topology(len(rings), len(FACE_OVAL))
+        self.style: MouthStyle = mouth_style_from_photo(image, self.landmarks)
+
+    # --- geometry ----------------------------------------------------------------------------
+    def landmarks_from_canonical(self, points: np.ndarray) -> np.ndarray:
+        """Canonical-frame points → this portrait's image pixels (its pose and scale)."""
+        p = self.pose
+        model = (p.rotation.T @ (np.asarray(points, np.float64) - p.translation).T).T / p.scale
+        model[:, 1] *= -1.0
+        model[:, 2] *= -1.0
+        return model
+
+    def _ring_positions(self, target_px: np.ndarray) -> np.ndarray:
+        n = len(FACE_OVAL)
+        disp = target_px[list(FACE_OVAL), :2] - self.landmarks[list(FACE_OVAL), :2]
+        out = self.ring_points.copy()
+        for k, follow in enumerate(self.ring_follow):
+            out[k * n:(k + 1) * n] += follow * disp
+        return out
+
+    def head_similarity(self, target_px: np.ndarray) -> np.ndarray:
+        """2×3 similarity photo → frame fitted on the stable (skull-fixed) landmarks."""
+        idx = np.array(STABLE)
+        s, rot, t = umeyama(self.landmarks[idx, :2], target_px[idx, :2])
+        return np.hstack([s * rot, t[:, None]])
+
+    # --- rendering ---------------------------------------------------------------------------
+    def render(self, target_px: np.ndarray) -> np.ndarray:
+        """Warp the portrait so that its landmarks move to ``target_px`` (478, 3)."""
+        h, w = self.image.shape[:2]
+        target_px = np.asarray(target_px, np.float64)
+        src = np.vstack([self.landmarks[:, :2], self.ring_points])
+        dst = np.vstack([target_px[:, :2], self._ring_positions(target_px)])
+        offset = NUM_LANDMARKS
+        # Draw order: rings (behind), then mesh triangles far-to-near (image z grows away).
+        mesh = self.mesh_triangles
+        depth = target_px[mesh, 2].mean(axis=1)
+        tris = np.vstack([self.ring_triangles + offset, mesh[np.argsort(-depth)]])
+        # Inverse affine per triangle (target → source): A = S @ inv(T) with homogeneous T.
+        t_h = np.concatenate([dst[tris], np.ones((len(tris), 3, 1))], axis=2)   # (T, 3, 3)
+        s_xy = src[tris]                                                        # (T, 3, 2)
+        det = np.linalg.det(t_h)
+        ok = np.abs(det) > 1e-6
+        inv = np.zeros_like(t_h)
+        inv[ok] = np.linalg.inv(t_h[ok])
+        affine = np.einsum("tki,tkj->tij", inv, s_xy).transpose(0, 2, 1)        # (T, 2, 3)
+        ids = np.full((h, w), -1, np.int32)
+        fixed = np.round(dst[tris] * 16).astype(np.int32)
+        for k in np.flatnonzero(ok):
+            cv2.fillConvexPoly(ids, fixed[k], int(k), lineType=cv2.LINE_8, shift=4)
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        a = affine[np.maximum(ids, 0)].astype(np.float32)
+        map_x = a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2]
+        map_y = a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2]
+        hole = ids < 0
+        map_x[hole] = xs[hole]
+        map_y[hole] = ys[hole]
+        out = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        layer, alpha, (x0, y0) = render_mouth((h, w), self.landmarks, target_px,
+                                              self.head_similarity(target_px), self.style)
+        if alpha.size:
+            roi = out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]].astype(np.float32)
+            a3 = alpha[..., None]
+            out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]] = np.clip(
+                roi * (1 - a3) + layer * a3, 0, 255).astype(np.uint8)
+        return out
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one synthetic frame is made (recorded in the manifest)."""
+
+    mouth: tuple[int, int]       # (driver number, row in that driver's track) for the lower face
+    eyes: tuple[int, int]        # same for the eyes and brows
+    turn: tuple[float, float, float]  # yaw/pitch/roll degrees added to the portrait's pose
+
+
+def _diverse_pool(drivers: Sequence[DriverTrack], k: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Farthest-point sample of driver frames in expression space (most neutral first)."""
+    from .dataset import EXPRESSION_INDICES
+
+    keys = [(d, r) for d, tr in enumerate(drivers) for r in range(len(tr.frame_index))]
+    feats = np.vstack([tr.blendshapes[:, EXPRESSION_INDICES] for tr in drivers])
+    scores = np.concatenate([neutral_score(tr.blendshapes, tr.pose) for tr in drivers])
+    chosen = [int(np.argmin(scores))]
+    dist = np.linalg.norm(feats - feats[chosen[0]], axis=1)
+    while len(chosen) < min(k, len(keys)):
+        nxt = int(np.argmax(dist + 1e-4 * rng.random(len(dist))))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(feats - feats[nxt], axis=1))
+    return [keys[i] for i in chosen]
+
+
+def make_recipes(drivers: Sequence[DriverTrack], options: PhotoOptions) -> list[Recipe]:
+    """Frame 0 is the portrait itself; the rest cycle through a diverse pool of driver frames."""
+    rng = np.random.default_rng(options.seed)
+    pool = _diverse_pool(drivers, options.frames, rng)
+    recipes = [Recipe(pool[0], pool[0], (0.0, 0.0, 0.0))]
+    for i in range(1, options.frames):
+        mouth = pool[i % len(pool)]
+        eyes = mouth
+        if rng.random() < options.mix_regions:
+            eyes = pool[int(rng.integers(len(pool)))]
+        d, r = mouth
+        rel = drivers[d].pose[r] - drivers[d].neutral_pose
+        turn = rel + rng.normal(0.0, 1.0, 3) * np.array(options.jitter_deg)
+        turn = np.clip(turn, -np.array(options.max_turn_deg), np.array(options.max_turn_deg))
+        recipes.append(Recipe(mouth, eyes, tuple(float(round(x, 2)) for x in turn)))
+    return recipes
+
+
+class PhotoSource:
+    """``FrameSource`` for ``dataset.prepare``: synthetic frames of one portrait."""
+
+    tracking_mode = "image"
+    fps = 30.0
+    background_frame = 0     # frame 0 is the portrait itself: the background plate
+
+    def __init__(self, photo: str | Path, drivers: Sequence[str | Path],
+                 options: PhotoOptions = PhotoOptions()):
+        from latentcam.facekit.tracker import FaceTracker, TrackerOptions, TrackingMode
+
+        self.path = Path(photo)
+        self.options = options
+        if options.frames < 1:
+            raise DatasetError(f"--frames must be >= 1, got {options.frames}")
+        if not self.path.is_file():
+            raise DatasetError(f"photo not found: {self.path}. Check the path.")
+        image = cv2.imread(str(self.path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DatasetError(f"cannot read photo {self.path}: not an image OpenCV can decode "
+                               "(use a JPEG or PNG).")
+        self.sha256 = file_sha256(self.path)
+        with FaceTracker(TrackerOptions(mode=TrackingMode.IMAGE)) as tracker:
+            face = tracker.track(image).face
+            if face is None:
+                raise DatasetError(f"no face found in photo {self.path}. Use a frontal, well-lit "
+                                   "portrait where the face is clearly visible.")
+            # Work at the crop's scale: the warp and the mouth are then drawn at the resolution
+            # the crops will have (a small face is enlarged once, a large photo reduced).
+            m = alignment_matrix(face.landmarks_px, options.crop_size)
+            self.work_scale = float(np.clip(np.sqrt(abs(np.linalg.det(m[:, :2]))), 0.25, 4.0))
+            if abs(self.work_scale - 1.0) > 0.05:
+                interp = cv2.INTER_CUBIC if self.work_scale > 1 else cv2.INTER_AREA
+                image = cv2.resize(image, None, fx=self.work_scale, fy=self.work_scale,
+                                   interpolation=interp)
+                face = tracker.track(image).face
+                if face is None:
+                    raise DatasetError(f"the face in {self.path} is lost after rescaling; use a "
+                                       "larger, sharper portrait.")
+            else:
+                self.work_scale = 1.0
+        self.photo_pose = head_pose(face.head_transform)
+        self.rig = PhotoRig(image, face.landmarks_px)
+        self.drivers = [track_driver(Path(d), options.max_driver_frames) for d in drivers]
+        if not self.drivers:
+            raise DatasetError("no driver clips given; pass --drivers CLIP.")
+        self.recipes = make_recipes(self.drivers, options)
+        self._canon = self.rig.pose.points.astype(np.float64)
+        y = self._canon[:, 1]
+        lo, hi = REGION_SPLIT_Y
+        self._upper_weight = np.clip((y - lo) / (hi - lo), 0.0, 1.0)[:, None]
+
+    # --- FrameSource -------------------------------------------------------------------------
+    def count(self) -> int:
+        return len(self.recipes)
+
+    def frames(self, start: int = 0) -> Iterator[SourceFrame]:
+        for i in range(start, len(self.recipes)):
+            yield SourceFrame(i, self.render(i), i / self.fps)
+
+    def frame(self, index: int) -> np.ndarray:
+        return self.render(index)
+
+    def describe(self) -> dict:
+        return {"kind": "photo", "path": self.path.name, "sha256": self.sha256,
+                "work_scale": round(self.work_scale, 4),
+                "width": int(self.rig.image.shape[1]), "height": int(self.rig.image.shape[0]),
+                "frames": len(self.recipes), "seed": self.options.seed,
+                "drivers": [{"clip": d.name, "sha256": d.sha256} for d in self.drivers],
+                "max_driver_frames": self.options.max_driver_frames}
+
+    def manifest_extra(self, kept_frame_index: np.ndarray) -> dict:
+        used: dict[int, set[int]] = {d: set() for d in range(len(self.drivers))}
+        rows = []
+        for i in kept_frame_index:
+            r = self.recipes[int(i)]
+            for d, row in (r.mouth, r.eyes):
+                used[d].add(int(self.drivers[d].frame_index[row]))
+            rows.append([int(i), r.mouth[0], int(self.drivers[r.mouth[0]].frame_index[r.mouth[1]]),
+                         r.eyes[0], int(self.drivers[r.eyes[0]].frame_index[r.eyes[1]]), *r.turn])
+        return {
+            "photo": {"path": self.path.name, "sha256": self.sha256,
+                      "work_scale": self.work_scale, "pose": [round(float(x), 2) for x in self.photo_pose]},
+            "drivers": [{"clip": d.name, "sha256": d.sha256, "frames_used": sorted(used[k])}
+                        for k, d in enumerate(self.drivers)],
+            "synthesis": {
+                "method": "piecewise-affine warp of the portrait over the 468-vertex MediaPipe "
+                          "mesh to driver expression deviations (canonical frame) + head turns; "
+                          "synthesised mouth interior (latent/mouth.py)",
+                "crops": "re-tracked: every synthetic frame is tracked again by MediaPipe "
+                         "(IMAGE mode); frames that do not re-track are skipped",
+                "columns": ["frame", "mouth_driver", "mouth_frame", "eyes_driver", "eyes_frame",
+                            "yaw", "pitch", "roll"],
+                "rows": rows,
+            },
+        }
+
+    # --- synthesis ---------------------------------------------------------------------------
+    def target_canonical(self, i: int) -> np.ndarray:
+        """The portrait's canonical landmarks with recipe ``i``'s expression and turn."""
+        r = self.recipes[i]
+        dm, rm = r.mouth
+        de, re_ = r.eyes
+        mouth_delta = self.drivers[dm].canonical[rm] - self.drivers[dm].neutral
+        eyes_delta = self.drivers[de].canonical[re_] - self.drivers[de].neutral
+        eyes_delta = self._scale_eyes(eyes_delta, self.drivers[de])
+        delta = (1 - self._upper_weight) * mouth_delta + self._upper_weight * eyes_delta
+        points = self._canon + self.options.expression_gain * delta
+        self._stop_lid_crossing(points)
+        rot = euler_to_rotation(*r.turn)
+        return points @ rot.T
+
+    def target_landmarks(self, i: int) -> np.ndarray:
+        return self.landmarks_from_canonical(self.target_canonical(i))
+
+    def landmarks_from_canonical(self, points: np.ndarray) -> np.ndarray:
+        return self.rig.landmarks_from_canonical(points)
+
+    def render(self, i: int) -> np.ndarray:
+        if i == 0:
+            return self.rig.image.copy()
+        return self.rig.render(self.target_landmarks(i))
+
+    def _scale_eyes(self, delta: np.ndarray, driver: DriverTrack) -> np.ndarray:
+        """Scale lid motion by the portrait's eye opening over the driver's, so a full blink
+        closes the portrait's eye instead of pushing the lid through it."""
+        out = delta.copy()
+        for (top, bottom), contour in (((159, 145), RIGHT_EYE), ((386, 374), LEFT_EYE)):
+            mine = self._canon[top, 1] - self._canon[bottom, 1]
+            theirs = driver.neutral[top, 1] - driver.neutral[bottom, 1]
+            ratio = float(np.clip(mine / theirs, 0.4, 1.5)) if theirs > 1e-3 else 1.0
+            centre = self._canon[list(contour)].mean(axis=0)
+            dist = np.linalg.norm(self._canon - centre, axis=1)
+            weight = np.exp(-(dist / EYE_RADIUS_CM) ** 2)
+            out[:, 1] *= 1.0 + (ratio - 1.0) * weight
+        return out
+
+    @staticmethod
+    def _stop_lid_crossing(points: np.ndarray) -> None:
+        for pairs in (RIGHT_LID_PAIRS, LEFT_LID_PAIRS):
+            for top, bottom in pairs:
+                if points[top, 1] < points[bottom, 1]:
+                    mid = (points[top, 1] + points[bottom, 1]) / 2.0
+                    points[top, 1] = points[bottom, 1] = mid

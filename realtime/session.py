@@ -1,0 +1,237 @@
+"""Building a live run from a ``LiveConfig``: target, stages, source and sinks, with cleanup.
+
+``run_live`` is the one place where everything is opened, and its ``ExitStack`` closes
+everything (camera, tracker, decoder, virtual camera, recording) on exit, whatever happened. Thread counts are set
+here, at the entry point, never at import.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .composite import Compositor
+from .config import LiveConfig
+from .label import SyntheticLabel
+from .pipeline import Controls, LivePipeline, PipelineOptions, SinkBinding, Stages
+from .presence import NeutralFace, Presence
+from .sinks import SinkOptions, open_sink
+from .smoothing import FaceSmoother
+from .target import ExpressionEncoder, LiveTarget, load_live_target
+from .telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+#: The schedule with the lower paced-30-fps e2e p99 in ``benchmarks/pipeline/`` on the 2-core
+#: development machine; ``latentcam bench`` records its own machine's pick (``mode_choice_path``).
+DEFAULT_MODE = "overlapped"
+
+
+def mode_choice_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("latentcam")) / "pipeline_mode.json"
+
+
+def resolve_mode(mode: str) -> str:
+    """'auto' → the bench's pick on this machine if recorded, else ``DEFAULT_MODE``."""
+    if mode != "auto":
+        return mode
+    try:
+        data = json.loads(mode_choice_path().read_text())
+        if data.get("mode") in ("serial", "overlapped"):
+            return data["mode"]
+    except (OSError, ValueError):
+        pass
+    return DEFAULT_MODE
+
+
+def configure_threads(opencv_threads: int) -> None:
+    """Process-wide OpenCV threads; called by entry points only."""
+    cv2.setNumThreads(int(opencv_threads))
+
+
+def resolve_engine(name: str) -> str:
+    """'auto' without a CUDA GPU is ONNX Runtime (no torch import, no timing round)."""
+    if name != "auto":
+        return name
+    from latentcam.engines.gpu import cuda_devices
+
+    try:
+        has_gpu = bool(cuda_devices())
+    except Exception:  # discovery problems mean "no usable GPU"
+        has_gpu = False
+    return "auto" if has_gpu else "onnxruntime"
+
+
+def target_geometry(target: LiveTarget):
+    from latentcam.calibration import TargetGeometry
+
+    return TargetGeometry(neutral_points=target.neutral_points, pose_min=target.pose_min,
+                          pose_max=target.pose_max, neutral_pose=target.neutral_pose,
+                          neutral_blendshapes=target.neutral_blendshapes)
+
+
+def make_encode(encoder: ExpressionEncoder) -> Callable:
+    from latentcam.latent.features import expression_features
+
+    def encode(face) -> np.ndarray:
+        return encoder(expression_features(face.points, face.blendshapes, face.pose))
+
+    return encode
+
+
+@dataclass
+class Built:
+    stages: Stages
+    target: LiveTarget
+    retargeter: object | None
+    engine: str
+
+
+def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None = None,
+                 passthrough: bool = False, output_size: tuple[int, int] | None = None,
+                 on_event: Callable[[str], None] | None = None) -> Built:
+    """Open every stage object (closed by ``stack``)."""
+    from latentcam.calibration import CalibrationProfile, Retargeter
+    from latentcam.engines import BackendOptions, load_backend
+    from latentcam.engines.model import DecoderModel
+    from latentcam.facekit.tracker import FaceTracker
+
+    target = target or load_live_target(config.target)
+    width, height = output_size or config.output.width_height
+    compositor = Compositor(config.composite, target.crop_size, (width, height),
+                            plate=target.plate, plate_to_crop=target.plate_to_crop)
+    label = SyntheticLabel(config.label)
+    if passthrough:
+        stages = Stages(compositor=compositor, label=label, engine_name="passthrough")
+        return Built(stages, target, None, "passthrough")
+    tracker = stack.enter_context(FaceTracker())
+    profile = CalibrationProfile.load(config.profile) if config.profile else None
+    retargeter = Retargeter(profile, target_geometry(target))
+    if profile is None and on_event is not None:
+        on_event("no calibration profile: self-calibrating from the first still, frontal second "
+                 "(look at the camera with a relaxed face)")
+    encoder = ExpressionEncoder(target.encoder_onnx, config.engine.encoder_threads)
+    stack.callback(encoder.close)
+    engine = resolve_engine(config.engine.name)
+    model = DecoderModel.from_bundle(target.bundle)
+    decoder = load_backend(engine, model, BackendOptions(threads=config.engine.threads,
+                                                         precision=config.engine.precision,
+                                                         verbose=on_event is not None))
+    stack.callback(decoder.close)
+    neutral = NeutralFace(target.neutral_points, target.neutral_pose, target.neutral_blendshapes)
+    presence = Presence(neutral, config.presence, target.crop_size)
+
+    def retarget(face):
+        out = retargeter.process(face, None)
+        if on_event is not None:
+            for event in retargeter.poll_events():
+                on_event(event.message)
+        return out
+
+    def recalibrate():
+        retargeter.recalibrate()
+        presence.reset()
+
+    stages = Stages(tracker=tracker, smoother=FaceSmoother(config.smoothing), retarget=retarget,
+                    presence=presence, encode=make_encode(encoder), decoder=decoder,
+                    compositor=compositor, label=label,
+                    engine_name=f"{decoder.name} {decoder.precision} {decoder.device}",
+                    on_recalibrate=recalibrate)
+    return Built(stages, target, retargeter, decoder.name)
+
+
+def open_live_source(config: LiveConfig, on_event: Callable[[str], None] | None = None):
+    from latentcam.facekit.sources import (CameraOptions, CameraSource, FileOptions,
+                                           VideoFileSource)
+
+    s = config.source
+    if s.clip:
+        return VideoFileSource(Path(s.clip), FileOptions(paced=s.paced, loop=s.loop))
+    return CameraSource(s.camera, CameraOptions(width=s.width, height=s.height, fps=s.fps,
+                                                fourcc=s.fourcc or None), on_event=on_event)
+
+
+def open_outputs(config: LiveConfig, stack: ExitStack, extra: list[SinkBinding] = (),
+                 record_view: str = "output") -> list[SinkBinding]:
+    """The sinks the config asks for (virtual camera, recording, preview) plus ``extra``."""
+    o = config.output
+    width, height = o.width_height
+    outputs: list[SinkBinding] = []
+    if o.virtual_cam:
+        sink = stack.enter_context(open_sink("virtual-cam", SinkOptions(width, height, o.fps,
+                                                                        device=o.device)))
+        outputs.append(SinkBinding(sink, "output"))
+    if o.record:
+        rec_w = width * 2 if record_view == "side-by-side" else width
+        sink = stack.enter_context(open_sink("file", SinkOptions(rec_w, height, o.fps,
+                                                                 path=Path(o.record))))
+        outputs.append(SinkBinding(sink, record_view))
+    outputs.extend(extra)
+    if o.preview:
+        sink = stack.enter_context(open_sink("preview", SinkOptions(width, height, o.fps)))
+        outputs.append(SinkBinding(sink, "preview"))
+    if not outputs:
+        sink = stack.enter_context(open_sink("null", SinkOptions(width, height, o.fps)))
+        outputs.append(SinkBinding(sink, "output"))
+    return outputs
+
+
+def controls_from(config: LiveConfig) -> Controls:
+    return Controls(label=config.label.enabled, mode=config.composite.mode,
+                    smoothing=config.smoothing.enabled, mirror_preview=config.output.mirror_preview)
+
+
+def config_with_controls(config: LiveConfig, controls: Controls) -> LiveConfig:
+    """The config updated with what the user toggled live (for saving back)."""
+    from dataclasses import replace
+
+    return replace(
+        config,
+        label=replace(config.label, enabled=controls.label),
+        composite=replace(config.composite, mode=controls.mode),
+        smoothing=replace(config.smoothing, enabled=controls.smoothing),
+        output=replace(config.output, mirror_preview=controls.mirror_preview))
+
+
+def pipeline_options(config: LiveConfig, mode: str | None = None, **kw) -> PipelineOptions:
+    return PipelineOptions(mode=mode or resolve_mode(config.pipeline.mode), fps=config.output.fps,
+                           track_fps=config.pipeline.track_fps,
+                           status_interval_s=config.pipeline.status_interval_s, **kw)
+
+
+def run_live(config: LiveConfig, *, source=None, extra_outputs: list[SinkBinding] = (),
+             record_view: str = "output", mode: str | None = None, max_frames: int | None = None,
+             on_status: Callable[[str], None] | None = None,
+             on_event: Callable[[str], None] | None = None,
+             on_pipeline: Callable[[LivePipeline], None] | None = None,
+             on_frame=None, target: LiveTarget | None = None) -> tuple[Telemetry, Controls, LivePipeline]:
+    """Open everything for ``config``, run until the source ends or a stop is requested, close
+    everything. ``on_pipeline`` receives the pipeline before it runs (to wire SIGINT)."""
+    configure_threads(config.engine.opencv_threads)
+    with ExitStack() as stack:
+        built = build_stages(config, stack, target=target, on_event=on_event)
+        if source is None:
+            source = open_live_source(config, on_event=on_event)
+        stack.enter_context(source)
+        outputs = open_outputs(config, stack, list(extra_outputs), record_view)
+        controls = controls_from(config)
+        pipeline = LivePipeline(source, built.stages, outputs,
+                                pipeline_options(config, mode, max_frames=max_frames),
+                                controls=controls, on_status=on_status, on_frame=on_frame)
+        if on_pipeline is not None:
+            on_pipeline(pipeline)
+        telemetry = pipeline.run()
+    return telemetry, controls, pipeline
+
+
+__all__ = ["DEFAULT_MODE", "run_live", "build_stages", "open_live_source", "open_outputs",
+           "resolve_mode", "configure_threads", "config_with_controls", "pipeline_options"]

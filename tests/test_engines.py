@@ -1,0 +1,409 @@
+"""engines: export, backends (ONNX Runtime, torch), warm-up check, loader, AOT TensorRT-RTX builds.
+
+All on the project's own decoder class and bundle format (``latent.decoder.Decoder`` written as a
+``latent.bundle.TargetBundle``). The weights get a variance-preserving init so the 256² output
+spans 0..1 with real spatial structure (a default-init decoder outputs 0.5 ± 0.01, which would make
+every parity check pass trivially). GPU tests are marked ``gpu`` and skip with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+from latentcam.engines import (AllBackendsFailed, BackendOptions, BackendUnavailable, DecoderModel,
+                               EngineError, EngineRefused, availability, load_backend)
+from latentcam.engines.backend import WARMUP_TOLERANCE_LEVELS, backend_class
+from latentcam.engines.export import (FP16_MAX_ABS_ERROR, FP32_MAX_ABS_ERROR, ExportOptions,
+                                      check_codes, export_decoder)
+from latentcam.engines.ort_backend import OnnxRuntimeBackend, reference_images
+from latentcam.engines.postprocess import to_bgra_uint8
+from latentcam.engines.torch_backend import TorchBackend
+
+PRESET = "cpu"
+SIZE = 256
+NO_GPU = not torch.cuda.is_available()
+
+
+def _spread_init(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Variance-preserving init (Kaiming for LeakyReLU 0.2, small random biases)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / (1.04 * fan_in)) ** 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+    return module.eval()
+
+
+def _neutral_canonical(testdata: Path) -> np.ndarray:
+    import cv2
+
+    from latentcam.facekit.geometry import canonicalize
+    from latentcam.facekit.tracker import FaceTracker, TrackerOptions, TrackingMode
+
+    image = cv2.imread(str(testdata / "single_face.jpg"))
+    with FaceTracker(TrackerOptions(mode=TrackingMode.IMAGE)) as tracker:
+        face = tracker.track(image, 0, 0.0).face
+    assert face is not None
+    return canonicalize(face.landmarks_px).points
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory, testdata) -> Path:
+    """A real target bundle written with latent's own exporter and manifest writer."""
+    from dataclasses import asdict
+
+    from safetensors.numpy import save_file
+
+    from latentcam.latent.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, TargetBundle, write_manifest
+    from latentcam.latent.decoder import Decoder
+    from latentcam.latent.encoder import Encoder
+    from latentcam.latent.export import export_decoder_onnx, export_encoder_onnx
+    from latentcam.latent.features import FEATURE_SIZE
+    from latentcam.latent.presets import get_preset
+
+    out = tmp_path_factory.mktemp("bundle") / "testtarget"
+    out.mkdir()
+    preset = get_preset(PRESET, size=SIZE)
+    encoder = _spread_init(Encoder(preset.encoder), seed=1)
+    decoder = _spread_init(Decoder(preset.decoder), seed=2)
+    weights = {f"encoder.{k}": v.numpy().copy() for k, v in encoder.state_dict().items()}
+    weights.update({f"decoder.{k}": v.numpy().copy() for k, v in decoder.state_dict().items()})
+    save_file(weights, str(out / "weights.safetensors"))
+    codes = check_codes(preset.decoder.code_size, 8, seed=3)[:, 0]
+    save_file({"codes": codes, "codes_mean": codes.mean(0), "components": codes[:4],
+               "explained_variance": np.ones(4, np.float32), "frame_index": np.arange(8)},
+              str(out / "latent.safetensors"))
+    export_encoder_onnx(encoder, out / "encoder.onnx")
+    export_decoder_onnx(decoder, out / "decoder.onnx")
+    write_manifest(out, {
+        "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, "name": "testtarget",
+        "resolution": SIZE, "code_size": preset.decoder.code_size, "feature_size": FEATURE_SIZE,
+        "preset": PRESET, "networks": {"encoder": asdict(preset.encoder), "decoder": asdict(preset.decoder)},
+        "neutral_canonical": _neutral_canonical(testdata).tolist(),
+        "pose_range": {"yaw": [-10, 10], "pitch": [-5, 5], "roll": [-3, 3]},
+        "files": {"weights": {"name": "weights.safetensors"}, "latent": {"name": "latent.safetensors"},
+                  "encoder_onnx": {"name": "encoder.onnx"}, "decoder_onnx": {"name": "decoder.onnx"}},
+    })
+    TargetBundle.load(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def model(bundle_dir) -> DecoderModel:
+    return DecoderModel.from_bundle(bundle_dir)
+
+
+@pytest.fixture(scope="session")
+def reference(model):
+    """(codes, torch fp32 outputs (N, 1, 4, S, S)) of the bundle's decoder."""
+    codes = check_codes(model.code_dim, 4, seed=11)
+    module = model.torch_factory()
+    with torch.inference_mode():
+        outs = np.stack([module(torch.from_numpy(c)).numpy() for c in codes])
+    assert outs.std() > 0.1, "test decoder output must span the range, else parity is meaningless"
+    return codes, outs
+
+
+@pytest.fixture(scope="session")
+def fp16_export(model, tmp_path_factory):
+    return export_decoder(model.torch_factory(), model.code_dim,
+                          tmp_path_factory.mktemp("fp16") / "decoder-fp16.onnx", ExportOptions(precision="fp16"))
+
+
+OPTS = BackendOptions(threads=2, verbose=False)
+
+
+# --- export ---------------------------------------------------------------------------------
+def test_export_fp32_checked_and_matches_torch(model, tmp_path, reference):
+    report = export_decoder(model.torch_factory(), model.code_dim, tmp_path / "d32.onnx")
+    assert (report.opset, report.size, report.precision) == (17, SIZE, "fp32")
+    assert report.max_abs_error <= FP32_MAX_ABS_ERROR
+    graph = onnx.load(str(report.path))
+    onnx.checker.check_model(graph, full_check=True)
+    dims = [d.dim_value for d in graph.graph.output[0].type.tensor_type.shape.dim]
+    assert dims == [1, 4, SIZE, SIZE]           # static shapes
+
+
+def test_export_fp16_is_strongly_typed(fp16_export):
+    from onnx import TensorProto
+
+    graph = onnx.load(str(fp16_export.path)).graph
+    assert fp16_export.max_abs_error <= FP16_MAX_ABS_ERROR
+    assert graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert graph.node[0].op_type == "Cast" and graph.node[-1].op_type == "Cast"
+    kinds = {t.data_type for t in graph.initializer if t.dims}   # weight tensors
+    assert kinds == {TensorProto.FLOAT16}
+
+
+def test_export_rejects_bad_precision(model, tmp_path):
+    with pytest.raises(ValueError, match="precision"):
+        export_decoder(model.torch_factory(), model.code_dim, tmp_path / "x.onnx", ExportOptions(precision="int8"))
+
+
+# --- parity -----------------------------------------------------------------------------------
+def _torch_uint8(outs):
+    return [to_bgra_uint8(o) for o in outs]
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "torch"])
+def test_backend_matches_reference_torch(name, model, reference):
+    codes, outs = reference
+    with load_backend(name, model, BackendOptions(threads=2, verbose=False, fallback=False)) as backend:
+        assert backend.name == name and backend.precision == "fp32"
+        assert backend.last_gpu_ms is None and backend.device.startswith("cpu")
+        expected = _torch_uint8(outs)
+        worst = max(int(np.abs(backend.run(c).astype(int) - e.astype(int)).max()) for c, e in zip(codes, expected))
+        assert worst <= WARMUP_TOLERANCE_LEVELS["fp32"]
+        image = backend.run(codes[1])
+        assert image.shape == (SIZE, SIZE, 4) and image.dtype == np.uint8 and image.flags.c_contiguous
+
+
+def test_onnxruntime_graph_postprocess_equals_numpy(model, reference):
+    """The uint8 conversion appended to the graph gives the NumPy reference exactly."""
+    codes, outs = reference
+    with OnnxRuntimeBackend(model, OPTS) as backend:
+        assert backend.postprocess == "graph"
+        for c in codes:
+            np.testing.assert_array_equal(backend.run(c), reference_images(model, c[None])[0])
+
+
+def test_fp16_graph_close_to_fp32_torch(fp16_export, reference):
+    import onnxruntime as ort
+
+    codes, outs = reference
+    session = ort.InferenceSession(str(fp16_export.path), providers=["CPUExecutionProvider"])
+    err = max(float(np.abs(session.run(None, {"code": c})[0] - o).max()) for c, o in zip(codes, outs))
+    assert err <= FP16_MAX_ABS_ERROR
+
+
+def test_run_rejects_wrong_code_shape(model):
+    with OnnxRuntimeBackend(model, OPTS) as backend:
+        with pytest.raises(ValueError, match=r"unexpected code shape: \(128,\) != \(1, 128\)"):
+            backend.run(np.zeros(128, np.float32))
+    with pytest.raises(RuntimeError, match="closed"):
+        backend.run(np.zeros((1, 128), np.float32))
+    backend.close()   # safe twice
+
+
+# --- warm-up check and loader ---------------------------------------------------------------
+def test_warm_up_refuses_wrong_output_and_loader_falls_back(model, monkeypatch, capsys):
+    """Inject a wrong engine output at the narrowest seam: the backend's own inference call."""
+    real = TorchBackend._infer
+
+    def off_by_eight(self, code):
+        out = real(self, code).astype(np.int16)
+        out[..., 2] += 8                                 # red channel off by 8 levels
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    monkeypatch.setattr(TorchBackend, "_infer", off_by_eight)
+    backend = TorchBackend(model, OPTS)
+    with pytest.raises(EngineRefused, match=r"differs from ONNX Runtime by (8|9) levels \(tolerance 2\)"):
+        backend.warm_up()
+    backend.close()
+
+    with load_backend("torch", model, BackendOptions(threads=2, verbose=True)) as loaded:
+        assert loaded.name == "onnxruntime"
+        assert any("torch" in note and "refused" in note for note in loaded.load_notes)
+    assert "torch not used" in capsys.readouterr().err
+
+    with pytest.raises(EngineRefused):
+        load_backend("torch", model, BackendOptions(threads=2, verbose=False, fallback=False))
+
+
+def test_warm_up_accepts_output_within_tolerance(model, monkeypatch):
+    real = TorchBackend._infer
+    monkeypatch.setattr(TorchBackend, "_infer",
+                        lambda self, code: np.clip(real(self, code).astype(np.int16) + 1, 0, 255).astype(np.uint8))
+    with load_backend("torch", model, BackendOptions(threads=2, verbose=False, fallback=False)) as backend:
+        assert backend.name == "torch"
+
+
+@pytest.mark.skipif(not NO_GPU, reason="checks the GPU-less error path")
+def test_gpu_backends_say_why_they_cannot_run_here(model):
+    reasons = availability(OPTS)
+    assert reasons["onnxruntime"] is None
+    assert "pypi.nvidia.com" in reasons["tensorrt"] or "GPU" in reasons["tensorrt"]
+    assert "GPU" in reasons["tensorrt-rtx"] or "pip install" in reasons["tensorrt-rtx"]
+    with pytest.raises(BackendUnavailable, match="GPU|pip install"):
+        load_backend("tensorrt-rtx", model, BackendOptions(verbose=False, fallback=False))
+    with pytest.raises(BackendUnavailable, match="fp16 needs a CUDA GPU"):
+        load_backend("torch", model, BackendOptions(precision="fp16", verbose=False, fallback=False))
+
+
+def _fake_gpu(monkeypatch, name, major, minor):
+    """Narrowest seam for a GPU that cannot exist here: GPU discovery."""
+    from latentcam.engines import tensorrt_backend
+    from latentcam.engines.gpu import GpuInfo
+
+    monkeypatch.setattr(tensorrt_backend, "cuda_devices", lambda: [GpuInfo(0, name, major, minor, 80 << 30)])
+
+
+def test_tensorrt_rtx_refuses_hopper_with_the_alternative(model, monkeypatch):
+    pytest.importorskip("tensorrt_rtx")
+    pytest.importorskip("cuda.bindings")
+    _fake_gpu(monkeypatch, "NVIDIA H100 80GB HBM3", 9, 0)
+    with pytest.raises(BackendUnavailable, match=r"H100 80GB HBM3 \(sm_90\) is not supported by TensorRT-RTX.*"
+                                                 r"--engine tensorrt.*pypi.nvidia.com"):
+        load_backend("tensorrt-rtx", model, BackendOptions(verbose=False, fallback=False))
+    with load_backend("tensorrt-rtx", model, OPTS) as backend:        # falls back, says why
+        assert backend.name == "onnxruntime" and "sm_90" in backend.load_notes[0]
+
+
+def test_tensorrt_rtx_turing_needs_fp16(model, monkeypatch):
+    pytest.importorskip("tensorrt_rtx")
+    pytest.importorskip("cuda.bindings")
+    _fake_gpu(monkeypatch, "NVIDIA GeForce RTX 2080", 7, 5)
+    with pytest.raises(BackendUnavailable, match="Turing.*--precision fp16"):
+        load_backend("tensorrt-rtx", model, BackendOptions(precision="fp32", verbose=False, fallback=False))
+
+
+def test_cuda_failure_is_reported_and_falls_back(model, monkeypatch):
+    """A supported GPU as far as discovery goes, but the real CUDA runtime has no driver here."""
+    pytest.importorskip("tensorrt_rtx")
+    pytest.importorskip("cuda.bindings")
+    if not NO_GPU:
+        pytest.skip("checks the driver-less error path")
+    _fake_gpu(monkeypatch, "NVIDIA GeForce RTX 4090", 8, 9)
+    with pytest.raises(EngineError, match="CUDA cudaSetDevice failed: CUDA driver version is insufficient"):
+        load_backend("tensorrt-rtx", model, BackendOptions(verbose=False, fallback=False))
+
+
+def test_all_backends_failing_lists_each_reason(model, monkeypatch):
+    monkeypatch.setattr(OnnxRuntimeBackend, "unavailable_reason",
+                        classmethod(lambda cls, options: "onnxruntime is not installed: pip install onnxruntime"))
+    with pytest.raises(AllBackendsFailed) as info:
+        load_backend("tensorrt-rtx", model, BackendOptions(verbose=False))
+    assert set(info.value.reasons) == {"tensorrt-rtx", "onnxruntime"}
+    assert "tensorrt-rtx:" in str(info.value) and "pip install onnxruntime" in str(info.value)
+
+
+def test_unknown_backend_name(model):
+    with pytest.raises(ValueError, match="unknown decoder backend 'cuda'; choose one of auto, onnxruntime"):
+        load_backend("cuda", model)
+
+
+def test_auto_times_backends_prints_table_and_picks_fastest(model, capsys):
+    with load_backend("auto", model, BackendOptions(threads=2, auto_timing_runs=5)) as backend:
+        rows = {r.backend: r for r in backend.selection_table}
+        timed = [r for r in rows.values() if r.p50_ms is not None]
+        assert {"onnxruntime", "torch"} <= {r.backend for r in timed}
+        assert backend.name == min(timed, key=lambda r: r.p50_ms).backend
+    table = capsys.readouterr().err
+    assert "p50 ms" in table and "← selected" in table and "tensorrt-rtx" in table
+
+
+# --- ahead-of-time TensorRT-RTX -------------------------------------------------------------
+def test_tensorrt_rtx_aot_build_on_cpu(model, bundle_dir, tmp_path):
+    pytest.importorskip("tensorrt_rtx")
+    from latentcam.engines.aot import BuildOptions, build_engines
+
+    out = tmp_path / "engines"
+    record = build_engines(model, out, BuildOptions(archs=("sm_75", "sm_86", "sm_120"), precision="fp32"))
+    assert record["model_sha256"] == model.sha256 and record["backend"] == "tensorrt-rtx"
+    by_arch = {e["archs"][0]: e for e in record["engines"]}
+    assert list(by_arch) == ["sm_75", "sm_86", "sm_120"]
+    assert by_arch["sm_75"]["precision"] == "fp16" and "Turing" in by_arch["sm_75"]["note"]
+    assert by_arch["sm_86"]["precision"] == "fp32"
+    for e in record["engines"]:
+        data = (out / e["file"]).read_bytes()
+        assert len(data) == e["bytes"] > 100_000
+    assert json.loads((out / "engines.json").read_text()) == record
+
+    # the runtime picks the shipped engine matching the GPU, and explains when none does
+    from latentcam.engines.tensorrt_backend import find_prebuilt
+
+    import tensorrt_rtx
+    find = dict(backend="tensorrt-rtx", version=tensorrt_rtx.__version__, model_sha256=model.sha256,
+                validate=lambda b: None)
+    data, why = find_prebuilt(out, sm="sm_86", precision="fp32", **find)
+    assert data == (out / by_arch["sm_86"]["file"]).read_bytes() and why == ""
+    data, why = find_prebuilt(out, sm="sm_89", precision="fp32", **find)
+    assert data is None and "target sm_120, sm_75, sm_86; this GPU is sm_89" in why
+    data, why = find_prebuilt(out, sm="sm_86", precision="fp32", **{**find, "version": "0.1"})
+    assert data is None and "this is tensorrt-rtx 0.1" in why
+    (out / by_arch["sm_86"]["file"]).write_bytes(b"tampered")
+    data, why = find_prebuilt(out, sm="sm_86", precision="fp32", **find)
+    assert data is None and "corrupt" in why
+
+
+def test_build_engine_cli(bundle_dir, tmp_path):
+    pytest.importorskip("tensorrt_rtx")
+    from typer.testing import CliRunner
+
+    from latentcam.cli import build_app
+
+    runner = CliRunner()
+    out = tmp_path / "shipped"
+    res = runner.invoke(build_app(), ["build-engine", str(bundle_dir), "--engine", "tensorrt-rtx",
+                                      "--arch", "sm_86,89", "--precision", "fp16", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "sm_86" in res.output and "sm_89" in res.output and "MiB" in res.output
+    record = json.loads((out / "engines.json").read_text())
+    assert [e["archs"] for e in record["engines"]] == [["sm_86"], ["sm_89"]]
+    assert all(e["precision"] == "fp16" for e in record["engines"])
+    assert (out / record["engines"][0]["onnx"]).is_file()      # the typed fp16 graph ships too
+
+    bad = runner.invoke(build_app(), ["build-engine", str(bundle_dir), "--arch", "sm_90"])
+    assert bad.exit_code != 0 and "Hopper" in bad.output
+    if NO_GPU:
+        local = runner.invoke(build_app(), ["build-engine", str(bundle_dir), "--engine", "tensorrt"])
+        assert local.exit_code == 1
+        assert "pypi.nvidia.com" in local.output or "no GPU" in local.output or "none here" in local.output
+
+
+# --- GPU (skipped here) -----------------------------------------------------------------------
+@pytest.mark.gpu
+@pytest.mark.skipif(NO_GPU, reason="needs an NVIDIA GPU with CUDA (torch.cuda.is_available() is False)")
+def test_torch_cuda_graph_backend(model, reference):
+    codes, outs = reference
+    with load_backend("torch", model, BackendOptions(verbose=False, fallback=False)) as backend:
+        assert backend.precision == "fp16" and backend.device.startswith("cuda")
+        assert backend._graph is not None
+        expected = _torch_uint8(outs)
+        worst = max(int(np.abs(backend.run(c).astype(int) - e.astype(int)).max()) for c, e in zip(codes, expected))
+        assert worst <= WARMUP_TOLERANCE_LEVELS["fp16"]
+        assert backend.last_gpu_ms is not None and backend.last_gpu_ms > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["tensorrt", "tensorrt-rtx"])
+def test_tensorrt_backends_on_gpu(name, model, reference, tmp_path):
+    reason = backend_class(name).unavailable_reason(OPTS)
+    if reason is not None:
+        pytest.skip(reason)
+    codes, outs = reference
+    opts = BackendOptions(cache_dir=tmp_path, verbose=False, fallback=False)
+    with load_backend(name, model, opts) as backend:
+        assert backend.precision == "fp16"
+        expected = _torch_uint8(outs)
+        worst = max(int(np.abs(backend.run(c).astype(int) - e.astype(int)).max()) for c, e in zip(codes, expected))
+        assert worst <= WARMUP_TOLERANCE_LEVELS["fp16"]
+        assert backend.last_gpu_ms is not None
+    with load_backend(name, model, opts) as again:        # second load comes from the cache
+        assert again.run(codes[0]).shape == (SIZE, SIZE, 4)
+    if name == "tensorrt-rtx":
+        assert list(tmp_path.glob("*/runtime.cache")), "runtime cache kept beside the engine"
+
+
+def test_engines_command_lists_backends_and_cache(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from latentcam.cli import build_app
+    from latentcam.engines import default_backend_name
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))       # platformdirs' user cache on Linux
+    res = CliRunner().invoke(build_app(), ["engines", "--cache"])
+    assert res.exit_code == 0, res.output
+    assert "onnxruntime   available" in res.output and "tensorrt-rtx" in res.output
+    if NO_GPU:
+        assert "GPUs: none found" in res.output and default_backend_name() == "onnxruntime"

@@ -1,0 +1,241 @@
+"""The live pipeline end to end on real clips, real MediaPipe, real ONNX Runtime and the real
+pyvirtualcam front end (with an in-memory backend registered by the test)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+import pyvirtualcam
+
+from latentcam.realtime.config import LiveConfig, apply_overrides
+from latentcam.realtime.label import SyntheticLabel
+from latentcam.realtime.pipeline import SinkBinding
+from latentcam.realtime.presence import PresenceState
+from latentcam.realtime.session import run_live
+from latentcam.realtime.sinks import SinkOptions, VirtualCameraSink
+
+from test_realtime_fixtures import ClipCamera, build_test_bundle, clip_camera_opener
+
+
+class MemoryBackend:
+    """pyvirtualcam backend keeping frames and their arrival times."""
+
+    last: "MemoryBackend | None" = None
+
+    def __init__(self, *, width, height, fps, fourcc, device, **kw):
+        self.width, self.height, self.fourcc = width, height, fourcc
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.closed = False
+        MemoryBackend.last = self
+
+    def send(self, frame):
+        self.frames.append(frame.reshape(self.height, self.width, 3).copy())
+        self.times.append(time.monotonic())
+
+    def close(self):
+        self.closed = True
+
+    def device(self):
+        return "memory"
+
+    def native_fourcc(self):
+        return self.fourcc
+
+
+@pytest.fixture()
+def vcam():
+    pyvirtualcam.register_backend("latentcam-memory", MemoryBackend)
+    MemoryBackend.last = None
+    yield MemoryBackend
+    pyvirtualcam.camera.BACKENDS.pop("latentcam-memory", None)
+
+
+@pytest.fixture(scope="session")
+def target_dir(single_face_clip):
+    return build_test_bundle(single_face_clip)
+
+
+def _config(target_dir, **overrides) -> LiveConfig:
+    base = {"target": str(target_dir), "engine.name": "onnxruntime", "source.paced": False}
+    base.update(overrides)
+    return apply_overrides(LiveConfig(), base)
+
+
+def _read_all(path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    cap.release()
+    return frames
+
+
+def _label_present(img: np.ndarray, label: SyntheticLabel) -> bool:
+    x0, y0, x1, y1 = label.badge_rect(img.shape[1], img.shape[0])
+    roi = img[y0:y1, x0:x1].astype(int).sum(axis=2) / 3
+    dark = (roi < 70).mean()
+    bright = (roi > 170).mean()
+    return dark > 0.4 and bright > 0.04
+
+
+@pytest.mark.parametrize("mode", ["serial", "overlapped"])
+def test_clip_to_file_and_virtual_camera_lossless(tmp_path, target_dir, single_face_clip, vcam, mode):
+    out = tmp_path / f"{mode}.mp4"
+    cfg = _config(target_dir, **{"source.clip": str(single_face_clip), "output.record": str(out),
+                                 "output.size": "640x360"})
+    cam = VirtualCameraSink(SinkOptions(640, 360, 30, backend="latentcam-memory"))
+    outputs = []
+    tel, _, _ = run_live(cfg, mode=mode, extra_outputs=[SinkBinding(cam, "output")],
+                         on_frame=lambda img, work: outputs.append(img.copy()))
+    cam.close()
+    frames = _read_all(out)
+    assert len(frames) == 72                       # every input frame → exactly one output frame
+    assert frames[0].shape == (360, 640, 3)
+    backend = vcam.last
+    assert len(backend.frames) == 72 and backend.closed
+    label = SyntheticLabel()
+    assert all(_label_present(f, label) for f in backend.frames)
+    assert _label_present(frames[-1], label)       # survives mp4 compression
+    # The virtual camera got exactly what the pipeline produced, in BGR order.
+    assert np.array_equal(backend.frames[10], outputs[10])
+    s = tel.summary()
+    assert s["frames"] == 72 and s["dropped"] == 0
+    assert s["face_fraction"] == 1.0
+    assert s["e2e_ms"]["p50"] > 0 and s["stages_ms"]["decode"]["p50"] > 0
+
+
+def test_no_label_flag_and_paste_mode(tmp_path, target_dir, single_face_clip):
+    cfg = _config(target_dir, **{"source.clip": str(single_face_clip), "label.enabled": False,
+                                 "composite.mode": "paste", "output.size": "640x360"})
+    outputs = []
+    run_live(cfg, mode="serial", max_frames=12, on_frame=lambda img, work: outputs.append(img.copy()))
+    assert len(outputs) == 12
+    assert not any(_label_present(o, SyntheticLabel()) for o in outputs)
+    # Paste mode keeps the driver's frame outside the face: compare a corner with the input.
+    cap = cv2.VideoCapture(str(single_face_clip))
+    ok, first = cap.read()
+    cap.release()
+    assert np.abs(outputs[0][:40, :40].astype(int) - first[:40, :40].astype(int)).mean() < 6
+
+
+def test_face_leaves_output_eases_to_neutral_and_keeps_moving(target_dir, testdata):
+    clip = testdata / "face_noface.mov"
+    cfg = _config(target_dir, **{"source.clip": str(clip), "source.paced": True,
+                                 "output.size": "480x270", "presence.hold_s": 0.3,
+                                 "presence.ease_s": 0.8, "presence.blink_interval_s": 0.8})
+    states, codes, times, faces = [], [], [], []
+
+    def grab(img, work):
+        states.append(work.state)
+        codes.append(None if work.code is None else work.code.copy())
+        times.append(work.clock.capture_time)
+        faces.append(img[60:200, 160:320].astype(np.int16))
+
+    run_live(cfg, mode="serial", on_frame=grab)
+    assert len(states) == 169                         # no crash, every frame out
+    lost = next(i for i, s in enumerate(states) if s is not PresenceState.TRACKING)
+    assert 60 <= lost <= 80
+    assert states[lost] is PresenceState.HOLD
+    idle = [i for i, s in enumerate(states) if s is PresenceState.IDLE and i > lost]
+    assert len(idle) > 40
+    # Every frame still renders a face (a code is always produced).
+    assert all(c is not None for c in codes)
+    # Eases: the code moves steadily from the last tracked expression towards the idle neutral.
+    last_live = codes[lost - 1]
+    settled = [i for i in idle if times[i] - times[lost] > 0.3 + 0.8 + 0.2]
+    assert len(settled) > 20
+    hold_dist = np.linalg.norm(codes[lost] - last_live)
+    end_dist = np.linalg.norm(codes[settled[-1]] - last_live)
+    assert hold_dist < 1e-4 < end_dist              # held, then moved away towards neutral
+    # Keeps moving: idle frames are not a frozen image.
+    diffs = [np.abs(faces[i] - faces[i - 1]).mean() for i in settled[1:]]
+    assert max(diffs) > 0.5
+    assert len({round(float(np.linalg.norm(codes[i])), 4) for i in settled}) > 5
+
+
+def test_camera_outage_keeps_frames_flowing(target_dir, single_face_clip, vcam):
+    from latentcam.facekit.sources import CameraOptions, CameraSource
+
+    camera = ClipCamera.from_clip(single_face_clip, size=(640, 480), fps=30.0)
+    camera.outage(1.2, 2.0)          # "unplugged" from t=1.2 s to t=3.2 s
+    events = []
+    source = CameraSource(7, CameraOptions(stall_timeout_s=0.5, reopen_interval_s=0.2),
+                          opener=clip_camera_opener(camera), on_event=events.append)
+    cfg = _config(target_dir, **{"output.size": "640x360"})
+    cam = VirtualCameraSink(SinkOptions(640, 360, 30, backend="latentcam-memory"))
+    stop = {}
+
+    def on_pipeline(p):
+        timer = threading.Timer(5.0, p.request_stop)
+        timer.daemon = True
+        timer.start()
+        stop["timer"] = timer
+
+    tel, _, _ = run_live(cfg, source=source, mode="overlapped",
+                         extra_outputs=[SinkBinding(cam, "output")], on_pipeline=on_pipeline)
+    cam.close()
+    backend = vcam.last
+    times = np.array(backend.times)
+    assert times[-1] - times[0] > 4.0
+    gaps = np.diff(times)
+    assert gaps.max() < 0.6, f"the sink starved for {gaps.max():.2f} s"
+    assert tel.counters.repeats >= 10                    # "camera lost" frames were sent
+    assert any("lost" in e for e in events) and any("reopened" in e for e in events)
+    assert source.stats.reopens >= 1
+    # Real frames came back after the outage.
+    assert camera.delivered > 30 * 1.2 + 15
+
+
+def test_long_run_flat_memory_and_latency(target_dir, single_face_clip):
+    """Thousands of frames: resident memory and latency must not grow."""
+    import psutil
+
+    from latentcam.facekit.sources import Frame
+
+    clip_frames = ClipCamera.from_clip(single_face_clip, size=(320, 180)).frames
+
+    class SyntheticSource:
+        is_live = True
+        finished = False
+        camera_lost = False
+
+        def __init__(self, n):
+            self.n, self.i = n, 0
+
+        def read(self, timeout=None):
+            if self.i >= self.n:
+                return None
+            img = clip_frames[self.i % len(clip_frames)]
+            self.i += 1
+            return Frame(img, self.i, time.monotonic())
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    n = 2400
+    proc = psutil.Process()
+    rss = {}
+
+    def sample(img, work):
+        if work.clock.index in (400, n):
+            rss[work.clock.index] = proc.memory_info().rss
+
+    cfg = _config(target_dir, **{"output.size": "320x180", "pipeline.track_fps": 10.0})
+    tel, _, _ = run_live(cfg, source=SyntheticSource(n), mode="serial", max_frames=n, on_frame=sample)
+    assert tel.frames == n
+    growth_mb = (rss[n] - rss[400]) / 2**20
+    assert growth_mb < 20, f"RSS grew by {growth_mb:.1f} MB over {n - 400} frames"
+    e2e = tel.e2e_ms()
+    early, late = np.median(e2e[400:800]), np.median(e2e[-400:])
+    assert late < 1.5 * early + 5.0, f"latency grew from {early:.1f} to {late:.1f} ms"
