@@ -59,6 +59,9 @@ def calibrate(
             outcome = run_calibration(frames, options, say=lambda m: typer.echo(f"  {m}"), source_name=name)
     except (SourceError, CalibrationError) as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("calibration cancelled; no profile written.", err=True)
+        raise typer.Exit(130) from None
     outcome.profile.save(out)
     p = outcome.profile
     typer.echo(f"wrote {out}: neutral from {int(p.capture['frames'])} frames "

@@ -16,7 +16,7 @@ import numpy as np
 
 from latentcam.facekit.blendshapes import GROUPS, indices
 from latentcam.facekit.geometry import canonicalize, head_pose
-from latentcam.facekit.landmarks import EXPRESSIVE
+from latentcam.facekit.landmarks import EXPRESSIVE, LEFT_EYE, LEFT_IRIS, RIGHT_EYE, RIGHT_IRIS
 from latentcam.facekit.observation import FaceObservation
 
 NO_FACE = "no face"
@@ -34,6 +34,9 @@ RELAX_LIMITS: tuple[tuple[str, float], ...] = (
 )
 _RELAX_INDEX = {g: indices(GROUPS[g]) for g, _ in RELAX_LIMITS}
 _EXPRESSIVE = np.array(EXPRESSIVE)
+# Stillness ignores eyelids and irises: a blink or a glance must not restart the window (the
+# robust mean drops blink frames instead).
+_STILL_POINTS = np.array(sorted(set(EXPRESSIVE) - set(RIGHT_EYE + LEFT_EYE + RIGHT_IRIS + LEFT_IRIS)))
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ class NeutralCaptureOptions:
     max_pitch_deg: float = 15.0     # |pitch| above this → "turn towards the camera"
     require_frontal: bool = True    # False: any head pose is accepted (reference-pose resets)
     require_relaxed: bool = True    # reject clear expressions (RELAX_LIMITS) → "relax your face"
-    still_cm: float = 0.12          # mean landmark distance (expressive points, canonical cm)
+    still_cm: float = 0.12          # mean landmark distance (expressive points but eyelids and
+                                    # irises, canonical cm)
                                     # from the window's first frame above this → "hold still";
                                     # tracking jitter on a still face is ~0.02–0.04 cm
     still_deg: float = 3.0          # head rotation from the window's first frame above this
@@ -162,7 +166,7 @@ class NeutralCapture:
         if points is None:
             points = canonicalize(face.landmarks_px).points
         if self._points:
-            motion = float(np.linalg.norm(points[_EXPRESSIVE] - self._points[0][_EXPRESSIVE], axis=1).mean())
+            motion = float(np.linalg.norm(points[_STILL_POINTS] - self._points[0][_STILL_POINTS], axis=1).mean())
             turn = float(np.abs(_angle_diff(pose, self._poses[0])).max())
             if motion > o.still_cm or turn > o.still_deg:
                 feedback = self._reject(HOLD_STILL, f"hold still (moved {motion:.2f} cm, {turn:.1f}°)")

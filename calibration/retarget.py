@@ -164,6 +164,7 @@ class Retargeter:
         self._feedback: str | None = None
         self._capture: NeutralCapture | None = None
         self._capture_full = False
+        self._recalibrate_requested = False
         self._reference: _Reference | None = None
         self._pose_sign = np.array([-1.0 if options.invert_yaw else 1.0,
                                     -1.0 if options.invert_pitch else 1.0,
@@ -172,17 +173,21 @@ class Retargeter:
         self._target_gaze = [_gaze(self._target_points, *eye) for eye in _EYES]
         if profile is not None:
             self._set_reference(profile.neutral_points, profile.neutral_pose, profile.neutral_blendshapes)
-            self.state = RetargetState.CALIBRATED
+            self._state = RetargetState.CALIBRATED
         else:
-            self.state = RetargetState.CALIBRATING
+            self._state = RetargetState.CALIBRATING
             self._start_capture(options.self_calibration, full=True)
 
     # --- status ------------------------------------------------------------------------------
 
     @property
+    def state(self) -> RetargetState:
+        return self._state
+
+    @property
     def recalibrating(self) -> bool:
-        """True while a neutral capture (self-calibration or a recalibration) is running."""
-        return self._capture is not None
+        """True while a neutral capture (self-calibration or a recalibration) is pending or running."""
+        return self._capture is not None or self._recalibrate_requested
 
     @property
     def feedback(self) -> str | None:
@@ -212,8 +217,10 @@ class Retargeter:
 
         With a profile only the reference head pose is replaced (the profile's neutral face was
         captured deliberately); when self-calibrated, the neutral face is re-captured as well.
+        Safe to call from another thread (a key handler): it only raises a flag that the next
+        ``process`` call acts on.
         """
-        self._start_capture(self.options.recalibration, full=self.profile is None)
+        self._recalibrate_requested = True
 
     def _start_capture(self, options: NeutralCaptureOptions, full: bool) -> None:
         self._capture = NeutralCapture(options)
@@ -223,9 +230,9 @@ class Retargeter:
     def _finish_capture(self) -> None:
         capture, self._capture = self._capture, None
         result = capture.result
-        if self.state is RetargetState.CALIBRATING:
+        if self._state is RetargetState.CALIBRATING:
             self._set_reference(result.points, result.pose, result.blendshapes)
-            self.state = RetargetState.SELF_CALIBRATED
+            self._state = RetargetState.SELF_CALIBRATED
             self._events.append(CalibrationEvent(
                 "self_calibrated",
                 f"self-calibrated: neutral face taken from {result.frames} still, frontal frames "
@@ -313,6 +320,10 @@ class Retargeter:
                 ) -> RetargetedFace | None:
         """Retarget one observation; None in, None out (state kept). ``capture_time`` (seconds)
         times a pending neutral capture; without it frames are counted at the capture's fps hint."""
+        if self._recalibrate_requested:
+            self._recalibrate_requested = False
+            if self._state is not RetargetState.CALIBRATING:   # self-calibration already runs
+                self._start_capture(self.options.recalibration, full=self.profile is None)
         if face is None:
             if self._capture is not None:
                 self._feedback = self._capture.feed(None, capture_time).message

@@ -126,7 +126,7 @@ def _frames(source: FrameSource, options: CalibrationOptions):
             if source.finished or not source.is_live:
                 return
             raise CalibrationError(
-                f"the camera delivered no frame for {options.read_timeout_s:.0f} s. Check that no "
+                f"the camera delivered no frame for {options.read_timeout_s:g} s. Check that no "
                 "other program uses it, or use --source CLIP to calibrate from a video file.")
         yield frame
 
@@ -138,7 +138,7 @@ def _neutral_failure(capture: NeutralCapture, frames: int, live: bool, timeout: 
     if frames == 0:
         return "no frames could be read from the source. Check the clip or the camera."
     if problem is None:
-        where = f"within {timeout:.0f} s" if live else "before the clip ended"
+        where = f"within {timeout:g} s" if live else "before the clip ended"
         return (f"the neutral face was not captured {where}: the clip is shorter than the "
                 f"{need} of still frames needed. Use a longer clip or a shorter --seconds.")
     advice = {
@@ -147,6 +147,6 @@ def _neutral_failure(capture: NeutralCapture, frames: int, live: bool, timeout: 
         "relax your face": "keep a neutral, relaxed expression",
         "hold still": "keep your head and face still",
     }.get(problem, "try again")
-    where = f"in {timeout:.0f} s" if live else "in the clip"
+    where = f"in {timeout:g} s" if live else "in the clip"
     return (f"calibration failed: {problem} ({count} of {frames} frames {where}); "
             f"{need} of uninterrupted still, frontal, relaxed frames are needed — {advice}.")

@@ -205,9 +205,21 @@ def _open(name: str, model: DecoderModel, options: BackendOptions) -> DecoderBac
 
 
 def _say(options: BackendOptions, message: str) -> None:
-    log.warning(message)
     if options.verbose:
         print(message, file=sys.stderr)
+    else:
+        log.warning(message)
+
+
+def _try_open(name: str, model: DecoderModel, options: BackendOptions) -> DecoderBackend | str:
+    """The opened backend, or why it failed. GPU stacks raise their own exception types (CUDA
+    errors from torch, TensorRT runtime errors): those count as failures of that backend too."""
+    try:
+        return _open(name, model, options)
+    except EngineError as exc:
+        return str(exc)
+    except (RuntimeError, OSError, MemoryError) as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 def load_backend(name: str, bundle, options: BackendOptions = BackendOptions()) -> DecoderBackend:
@@ -216,24 +228,26 @@ def load_backend(name: str, bundle, options: BackendOptions = BackendOptions()) 
     On failure, with ``options.fallback``, says why and falls back to ``onnxruntime``; when every
     candidate fails, raises ``AllBackendsFailed`` listing each backend's reason.
     """
+    if options.precision not in ("auto", "fp16", "fp32"):
+        raise ValueError(f"precision must be auto, fp16 or fp32, got {options.precision!r}")
+    if options.threads < 1:
+        raise ValueError(f"threads must be >= 1, got {options.threads}")
     model = as_decoder_model(bundle)
     if name == "auto":
         return _load_fastest(model, options)
     backend_class(name)   # unknown names fail here, before any fallback
-    order = [name] if not options.fallback or name == "onnxruntime" else [name, "onnxruntime"]
+    if not options.fallback or name == "onnxruntime":
+        return _open(name, model, options)          # its own error, unwrapped
     reasons: dict[str, str] = {}
-    for candidate in order:
-        try:
-            backend = _open(candidate, model, options)
-        except EngineError as exc:
-            if len(order) == 1:
-                raise
-            reasons[candidate] = str(exc)
-            if candidate != order[-1]:
-                _say(options, f"[engines] {candidate} not used: {exc} — falling back to {order[-1]}")
+    for candidate in (name, "onnxruntime"):
+        result = _try_open(candidate, model, options)
+        if isinstance(result, str):
+            reasons[candidate] = result
+            if candidate == name:
+                _say(options, f"[engines] {name} not used: {result} — falling back to onnxruntime")
             continue
-        backend.load_notes = tuple(f"{n}: {r}" for n, r in reasons.items())
-        return backend
+        result.load_notes = tuple(f"{n}: {r}" for n, r in reasons.items())
+        return result
     raise AllBackendsFailed(reasons)
 
 
@@ -279,11 +293,10 @@ def _load_fastest(model: DecoderModel, options: BackendOptions) -> DecoderBacken
     loaded: list[tuple[float, DecoderBackend]] = []
     reasons: dict[str, str] = {}
     for name in backend_names():
-        try:
-            backend = _open(name, model, options)
-        except EngineError as exc:
-            reasons[name] = str(exc)
-            rows.append(TimingRow(name, "-", "-", None, None, str(exc).splitlines()[0][:90]))
+        backend = _try_open(name, model, options)
+        if isinstance(backend, str):
+            reasons[name] = backend
+            rows.append(TimingRow(name, "-", "-", None, None, backend.splitlines()[0][:90]))
             continue
         p50, p99 = time_backend(backend, options.auto_timing_runs, budget_s=AUTO_BUDGET_S)
         rows.append(TimingRow(name, backend.precision, backend.device, p50, p99))

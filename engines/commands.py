@@ -19,13 +19,13 @@ def _decoder_model(target: Path):
 
 
 def build_engine_command(
-    target: Path = typer.Argument(..., help="Target bundle directory (or a decoder .onnx file)."),
+    target: Path = typer.Argument(..., metavar="TARGET_DIR", help="Target bundle directory (or a decoder .onnx file)."),
     engine: str = typer.Option("tensorrt-rtx", "--engine",
                                help="tensorrt-rtx (ahead of time, no GPU needed) or tensorrt (local GPU)."),
     arch: str = typer.Option("sm_75,sm_86,sm_89,sm_120", "--arch",
                              help="Comma-separated GPU architectures for tensorrt-rtx, e.g. sm_86,sm_89."),
     precision: str = typer.Option("fp16", "--precision", help="fp16 or fp32 (sm_75 is always fp16)."),
-    out: Path | None = typer.Option(None, "--out", help="Output directory [default: TARGET_DIR/engines]."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory (default: TARGET_DIR/engines)."),
 ) -> None:
     """Build TensorRT-RTX engines ahead of time for chosen GPU generations (no GPU needed)."""
     from .aot import BuildOptions, build_engines

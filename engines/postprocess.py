@@ -1,10 +1,13 @@
 """Decoder output → ``(S, S, 4) uint8`` BGRA, the contract the live pipeline consumes.
 
 The decoder emits ``(1, 4, S, S)`` float32 in 0..1 (channels B, G, R, A). Every backend converts
-it the same way: ``clip(x * 255 + 0.5, 0, 255)`` truncated to uint8 (round half up) and
-transposed to HWC. ONNX-based backends fold this into the graph (``append_uint8_output``) so the
-runtime returns the final image in one step — no extra NumPy passes over the frame; the NumPy
-function here is the reference and the fallback when the ``onnx`` package is not installed.
+it the same way: ``clip(x * 255 + 0.5, 0, 255)`` truncated to uint8 (round half up), channels last.
+
+Where the conversion runs was measured (2 CPU threads, shared machine): appended to the ONNX graph
+and run by ONNX Runtime it costs ~0.56 ms at 256² (five separate ops, the float Transpose being
+the dear one); in NumPy on the CHW planes plus ``cv2.merge`` of the four uint8 planes ~0.15 ms.
+So the CPU backend uses ``to_bgra_uint8``; the GPU engines get ``append_uint8_output`` so the
+conversion runs on the GPU and only the uint8 image crosses the bus.
 """
 
 from __future__ import annotations
@@ -15,20 +18,30 @@ import numpy as np
 UINT8_OUTPUT = "bgra_u8"
 
 
-def to_bgra_uint8(chw: np.ndarray) -> np.ndarray:
-    """``(1, 4, S, S)`` or ``(4, S, S)`` float in 0..1 → contiguous ``(S, S, 4)`` uint8."""
-    x = np.asarray(chw, dtype=np.float32)
+def to_bgra_uint8(chw: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """``(1, 4, S, S)`` or ``(4, S, S)`` float in 0..1 → contiguous ``(S, S, 4)`` uint8.
+
+    ``inplace=True`` reuses the float input as scratch (for a runtime's fresh output buffer).
+    """
+    x = np.asarray(chw)
     if x.ndim == 4:
         if x.shape[0] != 1:
             raise ValueError(f"decoder output batch must be 1, got shape {x.shape}")
         x = x[0]
     if x.ndim != 3 or x.shape[0] != 4:
-        raise ValueError(f"decoder output must be (1, 4, S, S) BGRA, got shape {chw.shape}")
-    out = np.empty((x.shape[1], x.shape[2], 4), np.float32)
-    np.multiply(x.transpose(1, 2, 0), 255.0, out=out)
-    out += 0.5
-    np.clip(out, 0.0, 255.0, out=out)
-    return out.astype(np.uint8)
+        raise ValueError(f"decoder output must be (1, 4, S, S) BGRA, got shape {np.shape(chw)}")
+    if inplace and x.dtype == np.float32 and x.flags.writeable:
+        x *= 255.0
+    else:
+        x = x.astype(np.float32) * 255.0
+    x += 0.5
+    np.clip(x, 0.0, 255.0, out=x)
+    planes = x.astype(np.uint8)                    # (4, S, S); truncation = round half up here
+    try:
+        import cv2
+    except ImportError:
+        return np.ascontiguousarray(planes.transpose(1, 2, 0))
+    return cv2.merge(list(planes))                 # (S, S, 4), one interleaving pass
 
 
 def append_uint8_output(model, size: int):

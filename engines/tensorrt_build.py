@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,14 +147,18 @@ def build_engine(trt, onnx_bytes: bytes, *, archs: list[str] | None, rtx: bool,
 
 def header_problem(trt, data: bytes) -> str | None:
     """Why the runtime would reject this engine, from its header (TensorRT-RTX
-    ``getEngineValidity``); None when valid or when the check is unavailable. SUBOPTIMAL counts as
-    a problem: a cached engine is cheap to rebuild for this GPU."""
+    ``getEngineValidity``); None when it is usable or when the check is unavailable (full
+    TensorRT). SUBOPTIMAL engines run (maybe slower): they are used, not rebuilt at every start."""
     runtime = trt.Runtime(trt.Logger(trt.Logger.INTERNAL_ERROR))
     check = getattr(runtime, "get_engine_validity", None)
     if check is None:
         return None
     validity, diagnostics = check(data)
     if validity == trt.EngineValidity.VALID:
+        return None
+    if validity == trt.EngineValidity.SUBOPTIMAL:
+        logging.getLogger("latentcam.engines").info("engine header says SUBOPTIMAL (diagnostics %s)",
+                                                    int(diagnostics))
         return None
     flags = [name for name, bit in trt.EngineInvalidityDiagnostics.__members__.items()
              if int(diagnostics) & int(bit)]

@@ -13,6 +13,7 @@ import numpy as np
 from .backend import BackendOptions, DecoderBackend
 from .errors import BackendUnavailable, EngineError
 from .model import DecoderModel
+from .postprocess import to_bgra_uint8
 
 
 def _torch():
@@ -30,7 +31,11 @@ class TorchBackend(DecoderBackend):
     def unavailable_reason(cls, options: BackendOptions) -> str | None:
         import importlib.util
 
-        if importlib.util.find_spec("torch") is None:
+        try:
+            found = importlib.util.find_spec("torch") is not None
+        except (ImportError, ValueError):   # ValueError: a blocked/None entry in sys.modules
+            found = False
+        if not found:
             return 'torch is not installed: pip install "latentcam[torch]"'
         return None
 
@@ -58,8 +63,6 @@ class TorchBackend(DecoderBackend):
         torch = self._torch
         self.precision = "fp32"
         self.device = f"cpu ({options.threads} threads)"
-        # torch's thread pool is process-wide; this backend is explicitly asked for, so it owns it.
-        torch.set_num_threads(options.threads)
         self._module = module.float().to(memory_format=torch.channels_last)
 
     # --- CUDA -----------------------------------------------------------------------------
@@ -103,10 +106,15 @@ class TorchBackend(DecoderBackend):
     def _infer(self, code: np.ndarray) -> np.ndarray:
         torch = self._torch
         if self._graph is None:
-            with torch.inference_mode():
-                y = self._module(torch.from_numpy(code)).numpy()
-            from .postprocess import to_bgra_uint8
-            return to_bgra_uint8(y)
+            # torch's CPU thread pool is process-wide: take the requested count for this call only.
+            previous = torch.get_num_threads()
+            torch.set_num_threads(self.options.threads)
+            try:
+                with torch.inference_mode():
+                    y = self._module(torch.from_numpy(code)).numpy()
+            finally:
+                torch.set_num_threads(previous)
+            return to_bgra_uint8(y, inplace=True)
         self._host_in.numpy()[...] = code
         with torch.cuda.stream(self._stream):
             self._dev_in.copy_(self._host_in, non_blocking=True)

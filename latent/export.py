@@ -135,14 +135,15 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: Decoder, data, pre
 
     weights = {f"encoder.{k}": v.detach().numpy().copy() for k, v in encoder.state_dict().items()}
     weights.update({f"decoder.{k}": v.detach().numpy().copy() for k, v in decoder.state_dict().items()})
-    save_file(weights, str(out / "weights.safetensors"))
+    save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(out / "weights.safetensors"))
 
     with torch.no_grad():
         codes = encoder(torch.from_numpy(data.features)).numpy()
     mean, comps, var = _pca(codes)
-    save_file({"codes": codes, "codes_mean": mean, "components": comps,
-               "explained_variance": var, "frame_index": data.frame_index.astype(np.int64)},
-              str(out / "latent.safetensors"))
+    stats = {"codes": codes, "codes_mean": mean, "components": comps, "explained_variance": var,
+             "frame_index": data.frame_index.astype(np.int64)}
+    # safetensors writes raw memory: every array must be C-contiguous.
+    save_file({k: np.ascontiguousarray(v) for k, v in stats.items()}, str(out / "latent.safetensors"))
 
     export_encoder_onnx(encoder, out / "encoder.onnx")
     export_decoder_onnx(decoder, out / "decoder.onnx")
@@ -170,7 +171,14 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: Decoder, data, pre
         cv2.imwrite(str(out / name), bgra)
         files[f"sample_{j:02d}"] = {"name": name}
 
-    neutral = data.canonical[neutral_frames(data.blendshapes)].mean(axis=0)
+    calm = neutral_frames(data.blendshapes)
+    neutral = data.canonical[calm].mean(axis=0)
+    neutral_bs = data.blendshapes[calm].mean(axis=0)
+    from latentcam.facekit.blendshapes import GROUPS
+    bs_ranges = {}
+    for group, names in GROUPS.items():
+        score = data.blendshapes[:, indices(names)].mean(axis=1)
+        bs_ranges[group] = round(max(0.0, float(np.percentile(score, 98)) - float(score[calm].mean())), 5)
     pose_range = {k: [round(float(data.pose[:, i].min()), 3), round(float(data.pose[:, i].max()), 3)]
                   for i, k in enumerate(("yaw", "pitch", "roll"))}
     src = data.manifest.get("source", {})
@@ -191,6 +199,10 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: Decoder, data, pre
                              "range": [0.0, 1.0], "max_abs_diff_vs_torch": dec_err}},
         "neutral_canonical": np.round(neutral, 4).tolist(),
         "pose_range": pose_range,
+        # Read by calibration.TargetGeometry.from_manifest (the retargeter's view of the target).
+        "neutral_pose": np.round(data.pose[calm].mean(axis=0), 3).tolist(),
+        "neutral_blendshapes": np.round(neutral_bs, 5).tolist(),
+        "blendshape_ranges": bs_ranges,
         "background": background,
         "provenance": {"dataset": str(data.path), "dataset_source": src,
                        "synthetic": bool(data.manifest.get("synthetic", False)),

@@ -36,7 +36,8 @@ LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 UPPER_TEETH_HEIGHT = 0.20      # visible crown height of the central upper incisors
 LOWER_TEETH_HEIGHT = 0.15
 TEETH_ARCH_DROP = 0.45         # crowns shorten towards the corners: h(t) = H (1 - drop t²)
-OVERBITE = 0.05                # lower incisors sit this far behind/above the upper edge
+HIDDEN_CROWN = 0.12           # crown height above the upper lip line, shown when the lip rises
+OVERBITE = 0.04                # lower incisors sit this far behind/above the upper edge
 TONGUE_DEPTH = 0.08            # tongue top below the lower teeth's top edge
 TONGUE_SIZE = (0.34, 0.16)     # tongue half-axes (across, up/down)
 # Tooth boundaries from the midline, in W: central, lateral incisors, canine, premolars.
@@ -50,6 +51,7 @@ class MouthStyle:
     teeth: tuple[float, float, float]    # BGR of lit teeth
     cavity: tuple[float, float, float]   # BGR of the dark oral cavity
     tongue: tuple[float, float, float]   # BGR of the tongue
+    upper_teeth_height: float = 0.20     # visible upper crown height, fraction of mouth width
 
 
 def _polygon_mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
@@ -67,15 +69,21 @@ def mouth_style_from_photo(image: np.ndarray, landmarks_px: np.ndarray) -> Mouth
     lip = np.median(lip_pixels, axis=0) if len(lip_pixels) > 10 else np.array([90, 100, 170], np.float32)
     inside = image[inner_mask > 200].astype(np.float32)
     teeth = np.array(DEFAULT_TEETH_BGR, np.float32)
+    teeth_height = UPPER_TEETH_HEIGHT
     if len(inside) > 20:
         value = inside.max(axis=1)
         sat = value - inside.min(axis=1)
         bright = inside[(value >= np.percentile(value, 70)) & (sat < 0.45 * np.maximum(value, 1))]
         if len(bright) > 5 and np.median(bright.max(axis=1)) > 120:
             teeth = np.median(bright, axis=0)   # the photo shows its teeth: use their colour
+            # ... and at least the height it shows them at, so the portrait reproduces itself.
+            width = float(np.linalg.norm(landmarks_px[MOUTH_LEFT, :2] - landmarks_px[MOUTH_RIGHT, :2]))
+            opening = float(np.linalg.norm(landmarks_px[14, :2] - landmarks_px[13, :2]))
+            teeth_height = float(np.clip(opening / max(width, 1e-6) * 1.1, UPPER_TEETH_HEIGHT, 0.32))
     cavity = lip * np.array([0.22, 0.18, 0.32], np.float32)
     tongue = lip * np.array([0.80, 0.72, 0.92], np.float32) + np.array([12, 10, 8], np.float32)
-    return MouthStyle(tuple(map(float, teeth)), tuple(map(float, cavity)), tuple(map(float, tongue)))
+    return MouthStyle(tuple(map(float, teeth)), tuple(map(float, cavity)), tuple(map(float, tongue)),
+                      teeth_height)
 
 
 def _apply(similarity: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -114,10 +122,13 @@ def render_mouth(shape: tuple[int, int], photo_px: np.ndarray, target_px: np.nda
     half = width / 2.0
 
     # Skull-fixed upper teeth: the photo's upper inner-lip line, carried by the head motion.
+    # The band starts above the lip line (crowns hidden behind the lip show when it rises).
     upper_edge = _apply(head, src[list(UPPER_INNER)])
-    upper_poly, _ = _teeth_band(upper_edge, u, down, centre, half, UPPER_TEETH_HEIGHT * width, +1)
     n_up = len(upper_edge)
-    upper_tips = upper_poly[n_up:][::-1]
+    tips_poly, _ = _teeth_band(upper_edge, u, down, centre, half, style.upper_teeth_height * width, +1)
+    upper_tips = tips_poly[n_up:][::-1]
+    hidden_top = upper_edge - HIDDEN_CROWN * width * down
+    upper_poly = np.vstack([hidden_top, upper_tips[::-1]])
     # Jaw-fixed lower teeth: behind the upper tips, displaced with the chin relative to the skull.
     jaw = tgt[152] - _apply(head, src[152:153])[0]
     lower_top = upper_tips - OVERBITE * width * down + jaw
@@ -170,9 +181,10 @@ def render_mouth(shape: tuple[int, int], photo_px: np.ndarray, target_px: np.nda
         a = (m.astype(np.float32) / 255.0)[..., None]
         layer = layer * (1 - a) + (teeth_rgb * dim * corner_shade[..., None]) * a
     # Gaps between teeth: thin darker lines across each row at the tooth boundaries.
-    thickness = max(1, int(round(width * k / 90)))
+    thickness = max(1, int(round(width * k / 120)))
     gap_mask = np.zeros((hh, ww), np.uint8)
-    for edge_pts, height in ((upper_edge, UPPER_TEETH_HEIGHT), (lower_top, LOWER_TEETH_HEIGHT)):
+    for edge_pts, height in ((hidden_top, style.upper_teeth_height + HIDDEN_CROWN),
+                             (lower_top, LOWER_TEETH_HEIGHT)):
         t_edge = (edge_pts - centre) @ u
         order = np.argsort(t_edge)
         for e in TOOTH_EDGES:
@@ -188,10 +200,10 @@ def render_mouth(shape: tuple[int, int], photo_px: np.ndarray, target_px: np.nda
     teeth_any = np.zeros((hh, ww), np.uint8)
     cv2.fillPoly(teeth_any, [local(upper_poly)], 255, cv2.LINE_AA, shift=4)
     cv2.fillPoly(teeth_any, [local(lower_poly)], 255, cv2.LINE_AA, shift=4)
-    g = (gap_mask.astype(np.float32) / 255.0 * 0.7 * teeth_any.astype(np.float32) / 255.0)[..., None]
-    layer = layer * (1 - g) + (teeth_rgb * 0.55)[None, None] * g
+    g = (gap_mask.astype(np.float32) / 255.0 * 0.4 * teeth_any.astype(np.float32) / 255.0)[..., None]
+    layer = layer * (1 - g) + (teeth_rgb * 0.6)[None, None] * g
     # The upper lip's shadow on whatever lies just below it.
-    edge_x, edge_y = _sorted_xy(upper_edge)
+    edge_x, edge_y = _sorted_xy(tgt[list(UPPER_INNER)])
     below = ((yy / k + y0) - np.interp(xx / k + x0, edge_x, edge_y)) / width
     shadow = np.exp(-np.clip(below, 0, None) / 0.06)
     layer *= (1.0 - 0.35 * shadow)[..., None]

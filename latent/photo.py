@@ -194,10 +194,10 @@ class PhotoRig:
         t_h = np.concatenate([dst[tris], np.ones((len(tris), 3, 1))], axis=2)   # (T, 3, 3)
         s_xy = src[tris]                                                        # (T, 3, 2)
         det = np.linalg.det(t_h)
-        ok = np.abs(det) > 1e-6
+        ok = np.abs(det) > 1e-2   # twice the area in px²: skip collapsed triangles
         inv = np.zeros_like(t_h)
         inv[ok] = np.linalg.inv(t_h[ok])
-        affine = np.einsum("tki,tkj->tij", inv, s_xy).transpose(0, 2, 1)        # (T, 2, 3)
+        affine = np.einsum("tik,tkj->tij", inv, s_xy).transpose(0, 2, 1)        # (T, 2, 3)
         ids = np.full((h, w), -1, np.int32)
         fixed = np.round(dst[tris] * 16).astype(np.int32)
         for k in np.flatnonzero(ok):
@@ -209,7 +209,9 @@ class PhotoRig:
         hole = ids < 0
         map_x[hole] = xs[hole]
         map_y[hole] = ys[hole]
-        out = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        np.clip(map_x, -1, w, out=map_x)   # far-out coordinates make remap's border handling slow
+        np.clip(map_y, -1, h, out=map_y)
+        out = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         layer, alpha, (x0, y0) = render_mouth((h, w), self.landmarks, target_px,
                                               self.head_similarity(target_px), self.style)
         if alpha.size:

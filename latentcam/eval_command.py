@@ -1,7 +1,81 @@
-"""CLI commands of this subpackage (registered by latentcam.cli)."""
+"""``latentcam eval``: score a target bundle on a clip (self-reenactment or cross-identity).
 
+It lives in the top-level app layer, not in ``latent/``, because cross-identity evaluation may
+drive the model through calibration's retargeting, and ``latent`` must not import calibration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
 import typer
 
 
+def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0):
+    """A driver callable that retargets each observation onto the target with
+    ``calibration.Retargeter`` (a saved profile, or self-calibration when ``profile`` is None).
+    While the retargeter has no reference yet it yields the target's neutral face."""
+    from latentcam.calibration import (CalibrationProfile, Retargeter, RetargetOptions,
+                                       TargetGeometry)
+    from latentcam.latent.bundle import TargetBundle
+
+    bundle = TargetBundle.load(bundle_dir)
+    target = TargetGeometry.from_manifest(bundle.manifest)
+    prof = CalibrationProfile.load(profile) if profile else None
+    retargeter = Retargeter(prof, target, RetargetOptions())
+    neutral = (target.neutral_points, np.asarray(bundle.manifest.get("neutral_blendshapes",
+                                                                     np.zeros(52)), np.float32),
+               target.neutral_pose)
+    clock = {"t": 0.0}
+
+    def driver(face):
+        clock["t"] += 1.0 / fps
+        r = retargeter.process(face, clock["t"])
+        if r is None:
+            return neutral
+        return r.points, r.blendshapes, r.pose
+
+    return driver
+
+
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``eval`` to ``app``."""
+
+    @app.command("eval")
+    def eval_command(
+        target_dir: Path = typer.Argument(..., help="Target bundle folder."),
+        video: Path = typer.Option(..., "--video", help="Clip that drives the target."),
+        frames: Optional[str] = typer.Option(None, "--frames", help="Clip frames A:B (e.g. 58:72)."),
+        mode: str = typer.Option("self", "--mode", help="self (the target's own, unseen frames) or cross (another person)."),
+        out: Path = typer.Option(Path("eval_out"), "--out", help="Folder for report.json, report.md, side_by_side.png."),
+        train_data: Optional[Path] = typer.Option(None, "--train-data", help="Self mode: the training dataset (baselines); default: the bundle's provenance."),
+        train_frames: Optional[str] = typer.Option(None, "--train-frames", help="Its trained frames A:B (default: from the bundle)."),
+        profile: Optional[Path] = typer.Option(None, "--profile", help="Cross mode: drive through this calibration profile."),
+        self_calibrate: bool = typer.Option(False, "--self-calibrate", help="Cross mode: retarget with self-calibration (no profile)."),
+        max_frames: Optional[int] = typer.Option(None, "--max-frames"),
+    ) -> None:
+        """Evaluate a target: image metrics, re-tracked expression accuracy, jitter, baselines."""
+        from latentcam.latent.bundle import BundleError
+        from latentcam.latent.evaluate import (EvalError, EvalOptions, evaluate_cross,
+                                               evaluate_self, raw_driver)
+
+        if mode not in ("self", "cross"):
+            typer.echo(f"error: --mode must be self or cross, got {mode!r}", err=True)
+            raise typer.Exit(2)
+        if profile and self_calibrate:
+            typer.echo("error: use either --profile or --self-calibrate, not both", err=True)
+            raise typer.Exit(2)
+        opts = EvalOptions(frames=frames, out_dir=out, train_data=train_data,
+                           train_frames=train_frames, max_frames=max_frames)
+        try:
+            driver = (calibrated_driver(target_dir, profile) if (profile or self_calibrate)
+                      else raw_driver)
+            run = evaluate_self if mode == "self" else evaluate_cross
+            run(target_dir, video, opts, driver)
+        except (BundleError, EvalError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2)
+        typer.echo((out / "report.md").read_text())
+        typer.echo(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'side_by_side.png'}")

@@ -17,6 +17,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "m": ("mode", "switch compositing: portrait <-> paste"),
     "s": ("smoothing", "toggle smoothing"),
     "f": ("mirror", "mirror the preview"),
+    "w": ("save", "write the current settings to the config file"),
     "q": ("quit", "quit (also Esc, Ctrl-C, closing the window)"),
 }
 
@@ -57,6 +58,8 @@ def apply_key(controls, key: int) -> str | None:
     elif action == "mirror":
         controls.mirror_preview = not controls.mirror_preview
         controls.changed = True
+    elif action == "save":
+        controls.save = True
     elif action == "quit":
         controls.quit = True
     return action

@@ -72,6 +72,7 @@ class Controls:
     smoothing: bool = True
     mirror_preview: bool = True
     recalibrate: bool = False            # set by the key; the tracking thread clears it
+    save: bool = False                   # set by the key; the main thread saves the settings
     quit: bool = False
     changed: bool = False                # anything toggled (offer to save the config)
 
@@ -99,6 +100,7 @@ class Work:
     image: np.ndarray
     clock: FrameClock
     face: FaceObservation | None = None       # smoothed driver face (paste mode, reference)
+    raw_blendshapes: np.ndarray | None = None  # tracker output before smoothing (bench lag)
     code: np.ndarray | None = None
     motion: np.ndarray | None = None
     state: PresenceState = PresenceState.IDLE
@@ -161,7 +163,9 @@ class LivePipeline:
     def __init__(self, source, stages: Stages, outputs: list[SinkBinding],
                  options: PipelineOptions = PipelineOptions(), controls: Controls | None = None,
                  telemetry: Telemetry | None = None, on_status: Callable[[str], None] | None = None,
-                 on_frame: Callable[[np.ndarray, Work], None] | None = None):
+                 on_frame: Callable[[np.ndarray, Work], None] | None = None,
+                 on_save: Callable[[Controls], None] | None = None,
+                 stop_when: Callable[[], bool] | None = None):
         options.validate()
         for b in outputs:
             if b.view not in VIEWS:
@@ -174,10 +178,13 @@ class LivePipeline:
         self.telemetry = telemetry or Telemetry(target_fps=options.fps)
         self.on_status = on_status
         self.on_frame = on_frame
+        self.on_save = on_save
+        self.stop_when = stop_when     # checked when no frame arrived (e.g. a replay ran out)
         self._stop = threading.Event()
         self._last_track_t: float | None = None
         self._last_face: FaceObservation | None = None
         self._last_output: np.ndarray | None = None
+        self._paste_at: np.ndarray | None = None      # last driver landmarks (paste mode)
         self._last_driver: np.ndarray | None = None
         self._last_status = 0.0
         self._state_text = ""
@@ -239,6 +246,7 @@ class LivePipeline:
                 face = self._last_face
         if face is not None:
             self.telemetry.counters.faces += 1
+            work.raw_blendshapes = face.blendshapes
         with clock.stage("smooth"):
             if st.smoother is not None and due:
                 st.smoother.enabled = c.smoothing
@@ -287,9 +295,12 @@ class LivePipeline:
         if crop is None:
             return comp.plate() if self.controls.mode == "portrait" else comp.driver_only(work.image)
         if self.controls.mode == "paste":
-            if work.face is None:
-                return comp.driver_only(work.image)   # nowhere to paste: the real frame
-            return comp.paste(crop, work.image, work.face.landmarks_px)
+            if work.face is not None:
+                self._paste_at = work.face.landmarks_px
+            if self._paste_at is None:
+                return comp.driver_only(work.image)   # no face seen yet: nowhere to paste
+            # Face lost: keep pasting (held / idle face) where it was last seen.
+            return comp.paste(crop, work.image, self._paste_at)
         return comp.portrait(crop, work.motion)
 
     def _state_label(self, state: PresenceState | None, lost: bool) -> str:
@@ -344,6 +355,10 @@ class LivePipeline:
             return
         from .overlay import apply_key
         apply_key(self.controls, key & 0xFF)
+        if self.controls.save:
+            self.controls.save = False
+            if self.on_save is not None:
+                self.on_save(self.controls)
 
     def _maybe_status(self, now: float) -> None:
         interval = self.options.status_interval_s
@@ -371,6 +386,9 @@ class LivePipeline:
 
     # --- schedules ---------------------------------------------------------------------------
     def run(self) -> Telemetry:
+        stats = getattr(self.source, "stats", None)
+        # Frames the grabber dropped while the stages were loading are not the pipeline's.
+        drops_before = int(getattr(stats, "frames_dropped", 0)) if stats is not None else 0
         self.telemetry.start()
         try:
             if self.options.mode == "overlapped" and not self.options.passthrough:
@@ -379,9 +397,9 @@ class LivePipeline:
                 self._run_serial()
         finally:
             self.telemetry.stop()
-            stats = getattr(self.source, "stats", None)
             if stats is not None:
-                self.telemetry.counters.source_dropped = int(getattr(stats, "frames_dropped", 0))
+                self.telemetry.counters.source_dropped = (
+                    int(getattr(stats, "frames_dropped", 0)) - drops_before)
         if self._error is not None:
             raise self._error
         return self.telemetry
@@ -398,6 +416,8 @@ class LivePipeline:
             if item is END:
                 break
             if item is None:
+                if self.stop_when is not None and self.stop_when():
+                    break
                 now = time.monotonic()
                 if self._camera_lost(now - last_out):
                     self._repeat_lost()
@@ -417,6 +437,8 @@ class LivePipeline:
                     if item is END:
                         break
                     if item is None:
+                        if self.stop_when is not None and self.stop_when():
+                            break
                         continue
                     work = self.prepare(item)
                     work.clock.begin("handoff")

@@ -213,20 +213,23 @@ def run_live(config: LiveConfig, *, source=None, extra_outputs: list[SinkBinding
              on_status: Callable[[str], None] | None = None,
              on_event: Callable[[str], None] | None = None,
              on_pipeline: Callable[[LivePipeline], None] | None = None,
-             on_frame=None, target: LiveTarget | None = None) -> tuple[Telemetry, Controls, LivePipeline]:
+             on_frame=None, on_save=None, target: LiveTarget | None = None) -> tuple[Telemetry, Controls, LivePipeline]:
     """Open everything for ``config``, run until the source ends or a stop is requested, close
     everything. ``on_pipeline`` receives the pipeline before it runs (to wire SIGINT)."""
     configure_threads(config.engine.opencv_threads)
     with ExitStack() as stack:
-        built = build_stages(config, stack, target=target, on_event=on_event)
+        # Cheap things that fail for user reasons (no camera, no virtual camera, no display,
+        # unwritable recording) are opened first, so the error comes before the slow loads.
         if source is None:
             source = open_live_source(config, on_event=on_event)
         stack.enter_context(source)
         outputs = open_outputs(config, stack, list(extra_outputs), record_view)
+        built = build_stages(config, stack, target=target, on_event=on_event)
         controls = controls_from(config)
         pipeline = LivePipeline(source, built.stages, outputs,
                                 pipeline_options(config, mode, max_frames=max_frames),
-                                controls=controls, on_status=on_status, on_frame=on_frame)
+                                controls=controls, on_status=on_status, on_frame=on_frame,
+                                on_save=on_save)
         if on_pipeline is not None:
             on_pipeline(pipeline)
         telemetry = pipeline.run()

@@ -7,8 +7,11 @@ import json
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from latentcam.calibration import CalibrationProfile, NeutralCapture, NeutralCaptureOptions, ProfileError
+from latentcam.calibration.measures import MEASURES
 from latentcam.calibration.profile import PROFILE_FORMAT, PROFILE_VERSION
 from latentcam.facekit.model_file import FACE_MODEL_SHA256
 from latentcam.facekit.tracker import FaceTracker
@@ -111,3 +114,17 @@ def test_profiles_reject_bad_values_at_construction(profile):
     with pytest.raises(ProfileError, match="sensitivity"):
         profile.with_sensitivity(0.0)
     assert profile.with_sensitivity(2.0).sensitivity == 2.0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sensitivity=st.floats(0.25, 4.0),
+       ranges=st.dictionaries(st.sampled_from(sorted(MEASURES)), st.floats(0.0, 5.0)),
+       shift=st.floats(-3.0, 3.0), yaw=st.floats(-179.0, 179.0))
+def test_any_valid_profile_survives_a_round_trip(profile, tmp_path, sensitivity, ranges, shift, yaw):
+    original = CalibrationProfile(profile.neutral_points + shift, profile.neutral_pose + [yaw, 0, 0],
+                                  profile.neutral_blendshapes, ranges=ranges, sensitivity=sensitivity)
+    loaded = CalibrationProfile.load(original.save(tmp_path / "p.json"))
+    np.testing.assert_allclose(loaded.neutral_points, original.neutral_points, atol=1e-5)
+    np.testing.assert_allclose(loaded.neutral_pose, original.neutral_pose, atol=1e-4)
+    assert loaded.ranges == pytest.approx(ranges, abs=1e-5)
+    assert loaded.sensitivity == sensitivity

@@ -168,13 +168,35 @@ def test_backend_matches_reference_torch(name, model, reference):
         assert image.shape == (SIZE, SIZE, 4) and image.dtype == np.uint8 and image.flags.c_contiguous
 
 
-def test_onnxruntime_graph_postprocess_equals_numpy(model, reference):
-    """The uint8 conversion appended to the graph gives the NumPy reference exactly."""
-    codes, outs = reference
+def test_uint8_graph_for_gpu_engines_equals_cpu_conversion(model, reference):
+    """The conversion appended to the graph TensorRT engines are built from (run here by ONNX
+    Runtime) gives exactly what the CPU backend returns."""
+    import onnxruntime as ort
+
+    from latentcam.engines.postprocess import UINT8_OUTPUT, append_uint8_output
+
+    codes, _ = reference
+    graph = append_uint8_output(onnx.load(str(model.onnx_path)), model.size)
+    assert [o.name for o in graph.graph.output] == [UINT8_OUTPUT] and graph.graph.node[-1].op_type == "Cast"
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     with OnnxRuntimeBackend(model, OPTS) as backend:
-        assert backend.postprocess == "graph"
         for c in codes:
-            np.testing.assert_array_equal(backend.run(c), reference_images(model, c[None])[0])
+            np.testing.assert_array_equal(session.run(None, {model.input_name: c})[0], backend.run(c))
+
+
+def test_to_bgra_uint8_rounds_half_up_and_clips():
+    x = np.array([0.0, 0.5 / 255, 1.0, 1.2, -0.3, 127.5 / 255], np.float32)
+    chw = np.broadcast_to(x, (1, 4, 6, 6)).copy()
+    chw[0, 3] = 1.0                                              # alpha plane
+    out = to_bgra_uint8(chw)
+    assert out.shape == (6, 6, 4) and out.dtype == np.uint8 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out[0, :, 0], [0, 1, 255, 255, 0, 128])
+    assert (out[..., 3] == 255).all()
+    kept = chw.copy()
+    to_bgra_uint8(chw)
+    np.testing.assert_array_equal(chw, kept)                    # input untouched unless inplace
+    with pytest.raises(ValueError, match=r"must be \(1, 4, S, S\) BGRA, got shape \(1, 3, 6, 6\)"):
+        to_bgra_uint8(chw[:, :3])
 
 
 def test_fp16_graph_close_to_fp32_torch(fp16_export, reference):
@@ -287,9 +309,23 @@ def test_all_backends_failing_lists_each_reason(model, monkeypatch):
     assert "tensorrt-rtx:" in str(info.value) and "pip install onnxruntime" in str(info.value)
 
 
-def test_unknown_backend_name(model):
+def test_unknown_backend_name_and_bad_options(model):
     with pytest.raises(ValueError, match="unknown decoder backend 'cuda'; choose one of auto, onnxruntime"):
         load_backend("cuda", model)
+    with pytest.raises(ValueError, match="precision must be auto, fp16 or fp32, got 'fp8'"):
+        load_backend("onnxruntime", model, BackendOptions(precision="fp8"))
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        load_backend("onnxruntime", model, BackendOptions(threads=0))
+
+
+def test_gpu_stack_exception_falls_back_with_its_message(model, monkeypatch):
+    def crash(self, code):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(TorchBackend, "_infer", crash)
+    with load_backend("torch", model, OPTS) as backend:
+        assert backend.name == "onnxruntime"
+        assert backend.load_notes == ("torch: RuntimeError: CUDA error: an illegal memory access was encountered",)
 
 
 def test_auto_times_backends_prints_table_and_picks_fastest(model, capsys):
@@ -407,3 +443,215 @@ def test_engines_command_lists_backends_and_cache(tmp_path, monkeypatch):
     assert "onnxruntime   available" in res.output and "tensorrt-rtx" in res.output
     if NO_GPU:
         assert "GPUs: none found" in res.output and default_backend_name() == "onnxruntime"
+
+
+def test_cpu_path_runs_without_torch_or_onnx(bundle_dir):
+    """`latentcam live --engine onnxruntime` must work where torch and onnx are not installed."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+sys.modules['torch'] = None   # any 'import torch' now raises ImportError
+sys.modules['onnx'] = None
+import numpy as np
+from latentcam.engines import BackendOptions, availability, load_backend
+reasons = availability()
+assert 'pip install' in reasons['torch'], reasons
+with load_backend('auto', {str(bundle_dir)!r}, BackendOptions(verbose=False)) as b:
+    assert b.name == 'onnxruntime', b
+    assert b.run(np.zeros((1, b.model.code_dim), np.float32)).shape == ({SIZE}, {SIZE}, 4)
+print('ok')
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-2000:]
+
+
+# --- TensorRT backend plumbing, with the GPU faked at its narrowest seams --------------------------
+# What cannot exist here is the GPU: the CUDA runtime calls (cuda-python) and TensorRT's
+# deserialise/execute. Those two are replaced by host-memory fakes whose "engine" runs the same
+# uint8 graph the real engines are built from, in ONNX Runtime. Everything else is the real code:
+# TensorRT-RTX builds (for sm_86, on this CPU), engine cache, prebuilt lookup, buffer binding,
+# pinned-memory views, warm-up verification, runtime-cache save/restore and close(). Real GPU
+# execution is covered by the gpu-marked tests above.
+class _FakeCudart:
+    import enum as _enum
+
+    class cudaMemcpyKind(_enum.IntEnum):
+        cudaMemcpyHostToDevice = 1
+        cudaMemcpyDeviceToHost = 2
+
+    cudaStreamNonBlocking = 1
+
+    class _Stream:
+        def __int__(self):
+            return 4242
+
+    def __init__(self):
+        self.live: dict[int, object] = {}
+        self.copies: list[int] = []
+
+    def _alloc(self, n):
+        import ctypes
+        buf = ctypes.create_string_buffer(n)
+        self.live[ctypes.addressof(buf)] = buf
+        return 0, ctypes.addressof(buf)
+
+    cudaMalloc = cudaMallocHost = _alloc
+
+    def _free(self, ptr):
+        del self.live[ptr]
+        return (0,)
+
+    cudaFree = cudaFreeHost = _free
+
+    def cudaMemcpyAsync(self, dst, src, n, kind, stream):
+        import ctypes
+        ctypes.memmove(dst, src, n)
+        self.copies.append(int(kind))
+        return (0,)
+
+    def cudaSetDevice(self, i): return (0,)
+    def cudaStreamCreateWithFlags(self, flags): return 0, self._Stream()
+    def cudaEventCreate(self): return 0, object()
+    def cudaEventRecord(self, ev, stream): return (0,)
+    def cudaStreamSynchronize(self, stream): return (0,)
+    def cudaEventElapsedTime(self, a, b): return 0, 0.25
+    def cudaStreamDestroy(self, s): return (0,)
+    def cudaEventDestroy(self, e): return (0,)
+    def cudaGetErrorString(self, err): return 0, b"fake"
+
+
+@pytest.fixture
+def fake_gpu_trt(model, monkeypatch, tmp_path):
+    """Fake sm_86 GPU + CUDA runtime + TensorRT runtime; real TensorRT-RTX builder."""
+    trt = pytest.importorskip("tensorrt_rtx")
+    import ctypes
+    import types
+
+    import onnxruntime as ort
+
+    from latentcam.engines import tensorrt_backend
+    from latentcam.engines.gpu import GpuInfo
+    from latentcam.engines.postprocess import UINT8_OUTPUT, append_uint8_output
+    from latentcam.engines.tensorrt_build import build_engine as real_build
+
+    graph = append_uint8_output(onnx.load(str(model.onnx_path)), model.size).SerializeToString()
+    session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
+    state = types.SimpleNamespace(builds=0, offset=0, cache_blobs=[], cudart=_FakeCudart())
+
+    class Context:
+        def __init__(self):
+            self.addr = {}
+
+        def set_tensor_address(self, name, ptr):
+            self.addr[name] = ptr
+
+        def execute_async_v3(self, stream):
+            assert stream == 4242
+            z = np.frombuffer((ctypes.c_uint8 * (model.code_dim * 4)).from_address(self.addr[model.input_name]),
+                              np.float32).reshape(1, model.code_dim)
+            out = session.run(None, {model.input_name: z})[0].astype(np.int16) + state.offset
+            out = np.ascontiguousarray(np.clip(out, 0, 255).astype(np.uint8))
+            ctypes.memmove(self.addr[UINT8_OUTPUT], out.ctypes.data, out.nbytes)
+            return True
+
+    class RuntimeCache:
+        def serialize(self):
+            return b"JIT kernels"
+
+        def deserialize(self, blob):
+            state.cache_blobs.append(bytes(blob))
+            return True
+
+    class Config:
+        cuda_graph_strategy = None
+
+        def create_runtime_cache(self):
+            return RuntimeCache()
+
+        def set_runtime_cache(self, cache):
+            self.cache = cache
+
+    class Engine:
+        num_io_tensors = 2
+
+        def get_tensor_name(self, i):
+            return [model.input_name, UINT8_OUTPUT][i]
+
+        def create_runtime_config(self):
+            return Config()
+
+        def create_execution_context(self, config=None):
+            assert config is not None and config.cuda_graph_strategy == trt.CudaGraphStrategy.WHOLE_GRAPH_CAPTURE
+            return Context()
+
+    class Runtime:
+        def __init__(self, logger):
+            pass
+
+        def deserialize_cuda_engine(self, data):
+            return Engine() if len(data) > 100_000 else None
+
+        def get_engine_validity(self, data):
+            return ((trt.EngineValidity.VALID, 0) if len(data) > 100_000
+                    else (trt.EngineValidity.INVALID, int(trt.EngineInvalidityDiagnostics.MALFORMED_ENGINE)))
+
+    fake_trt = types.SimpleNamespace(__version__=trt.__version__, __name__="tensorrt_rtx", Logger=trt.Logger,
+                                     Runtime=Runtime, EngineValidity=trt.EngineValidity,
+                                     EngineInvalidityDiagnostics=trt.EngineInvalidityDiagnostics,
+                                     CudaGraphStrategy=trt.CudaGraphStrategy)
+
+    def build(_trt, onnx_bytes, **kw):      # the real builder, for sm_86 (no GPU to ask for "current")
+        state.builds += 1
+        return real_build(trt, onnx_bytes, **{**kw, "archs": ["sm_86"]})
+
+    monkeypatch.setattr(tensorrt_backend, "import_trt", lambda name: fake_trt)
+    monkeypatch.setattr(tensorrt_backend, "cudart", lambda: state.cudart)
+    monkeypatch.setattr(tensorrt_backend, "cuda_devices", lambda: [GpuInfo(0, "NVIDIA GeForce RTX 3080", 8, 6, 10 << 30)])
+    monkeypatch.setattr(tensorrt_backend, "build_engine", build)
+    state.options = BackendOptions(precision="fp32", cache_dir=tmp_path / "cache", verbose=False, fallback=False)
+    return state
+
+
+def test_tensorrt_plumbing_build_cache_run_and_runtime_cache(fake_gpu_trt, model, reference):
+    state = fake_gpu_trt
+    codes, _ = reference
+    with load_backend("tensorrt-rtx", model, state.options) as backend:      # warm-up verified
+        assert (backend.name, backend.precision) == ("tensorrt-rtx", "fp32")
+        assert "RTX 3080 (sm_86)" in backend.device and state.builds == 1
+        for c in codes:
+            np.testing.assert_array_equal(backend.run(c), reference_images(model, c[None])[0])
+        assert backend.last_gpu_ms == 0.25
+        assert len(state.cudart.live) == 4                   # device in/out, pinned in/out
+    assert state.cudart.live == {}                           # close() freed every buffer
+    assert set(state.cudart.copies) == {1, 2}                # one H2D and one D2H per call
+    entries = list((state.options.cache_dir).glob("*-tensorrt-rtx-fp32-sm_86-*"))
+    assert len(entries) == 1 and (entries[0] / "runtime.cache").read_bytes() == b"JIT kernels"
+
+    with load_backend("tensorrt-rtx", model, state.options) as again:        # from the cache
+        again.run(codes[0])
+    assert state.builds == 1 and state.cache_blobs == [b"JIT kernels"]
+
+
+def test_tensorrt_plumbing_uses_shipped_engine_for_this_gpu(fake_gpu_trt, bundle_dir, tmp_path):
+    import shutil
+
+    from latentcam.engines.aot import BuildOptions, build_engines
+
+    shipped = tmp_path / "target"
+    shutil.copytree(bundle_dir, shipped)
+    model = DecoderModel.from_bundle(shipped)
+    build_engines(model, shipped / "engines", BuildOptions(archs=("sm_86",), precision="fp32"))
+    with load_backend("tensorrt-rtx", model, fake_gpu_trt.options) as backend:
+        backend.run(np.zeros((1, model.code_dim), np.float32))
+    assert fake_gpu_trt.builds == 0                           # nothing built: the shipped engine ran
+
+
+def test_tensorrt_plumbing_refuses_wrong_engine_output(fake_gpu_trt, model):
+    fake_gpu_trt.offset = 12                                   # the "engine" renders 12 levels too bright
+    with pytest.raises(EngineRefused, match=r"tensorrt-rtx \(fp32, cuda:0 NVIDIA GeForce RTX 3080"):
+        load_backend("tensorrt-rtx", model, fake_gpu_trt.options)
+    assert fake_gpu_trt.cudart.live == {}                      # the refused engine was closed
+    with load_backend("tensorrt-rtx", model, BackendOptions(**{**fake_gpu_trt.options.__dict__, "fallback": True})) as b:
+        assert b.name == "onnxruntime" and "refused" in b.load_notes[0]

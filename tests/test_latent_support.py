@@ -54,7 +54,8 @@ def build_dataset(video: Path, out: Path, size: int = 128, max_frames: int | Non
                     background = (frame, m)
             i += 1
     cap.release()
-    arrays = {k: np.stack(v).astype(np.int64 if k == "frame_index" else np.float32)
+    # C-contiguous: safetensors writes raw memory, and canonicalize returns transposed arrays.
+    arrays = {k: np.ascontiguousarray(np.stack(v).astype(np.int64 if k == "frame_index" else np.float32))
               for k, v in cols.items()}
     save_file(arrays, str(out / "observations.safetensors"))
     cv2.imwrite(str(out / "background.png"), background[0])

@@ -72,3 +72,23 @@ def test_parse_size():
     assert parse_size("1280x720") == (1280, 720)
     with pytest.raises(ConfigError):
         parse_size("1281x720")
+
+
+def test_live_changes_are_saved_back(tmp_path):
+    from latentcam.realtime.overlay import apply_key
+    from latentcam.realtime.session import config_with_controls, controls_from
+
+    cfg = LiveConfig()
+    controls = controls_from(cfg)
+    for key in (ord("m"), ord("L"), ord("s"), ord("f")):
+        apply_key(controls, key)
+    assert controls.changed and controls.mode == "paste" and not controls.label
+    assert apply_key(controls, ord("c")) == "recalibrate" and controls.recalibrate
+    assert apply_key(controls, ord("r")) == "reveal" and controls.reveal
+    assert apply_key(controls, ord("x")) is None
+    path = save_config(config_with_controls(cfg, controls), tmp_path / "live.toml")
+    saved = load_config(path)
+    assert saved.composite.mode == "paste" and saved.label.enabled is False
+    assert saved.smoothing.enabled is False and saved.output.mirror_preview is False
+    apply_key(controls, 27)
+    assert controls.quit

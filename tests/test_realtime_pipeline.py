@@ -144,20 +144,22 @@ def test_face_leaves_output_eases_to_neutral_and_keeps_moving(target_dir, testda
     lost = next(i for i, s in enumerate(states) if s is not PresenceState.TRACKING)
     assert 60 <= lost <= 80
     assert states[lost] is PresenceState.HOLD
-    idle = [i for i, s in enumerate(states) if s is PresenceState.IDLE and i > lost]
-    assert len(idle) > 40
+    back = next((i for i in range(lost, len(states)) if states[i] is PresenceState.TRACKING),
+                len(states))                         # a late false detection may end the gap
+    idle = [i for i in range(lost, back) if states[i] is PresenceState.IDLE]
+    assert len(idle) > 40, [s.value for s in states]
     # Every frame still renders a face (a code is always produced).
     assert all(c is not None for c in codes)
     # Eases: the code moves steadily from the last tracked expression towards the idle neutral.
     last_live = codes[lost - 1]
     settled = [i for i in idle if times[i] - times[lost] > 0.3 + 0.8 + 0.2]
-    assert len(settled) > 20
+    assert len(settled) > 20, (len(idle), times[idle[-1]] - times[lost])
     hold_dist = np.linalg.norm(codes[lost] - last_live)
     end_dist = np.linalg.norm(codes[settled[-1]] - last_live)
-    assert hold_dist < 1e-4 < end_dist              # held, then moved away towards neutral
+    assert hold_dist < 1e-4 < end_dist, (hold_dist, end_dist)  # held, then eased away
     # Keeps moving: idle frames are not a frozen image.
     diffs = [np.abs(faces[i] - faces[i - 1]).mean() for i in settled[1:]]
-    assert max(diffs) > 0.5
+    assert max(diffs) > 0.5, diffs
     assert len({round(float(np.linalg.norm(codes[i])), 4) for i in settled}) > 5
 
 
@@ -194,7 +196,8 @@ def test_camera_outage_keeps_frames_flowing(target_dir, single_face_clip, vcam):
     assert camera.delivered > 30 * 1.2 + 15
 
 
-def test_long_run_flat_memory_and_latency(target_dir, single_face_clip):
+@pytest.mark.parametrize("n", [600, pytest.param(4000, marks=pytest.mark.slow)])
+def test_long_run_flat_memory_and_latency(target_dir, single_face_clip, n):
     """Thousands of frames: resident memory and latency must not grow."""
     import psutil
 
@@ -223,19 +226,35 @@ def test_long_run_flat_memory_and_latency(target_dir, single_face_clip):
         def __exit__(self, *exc):
             pass
 
-    n = 2400
     proc = psutil.Process()
     rss = {}
+    warm = n // 4
 
     def sample(img, work):
-        if work.clock.index in (400, n):
+        if work.clock.index in (warm, n):
             rss[work.clock.index] = proc.memory_info().rss
 
     cfg = _config(target_dir, **{"output.size": "320x180", "pipeline.track_fps": 10.0})
     tel, _, _ = run_live(cfg, source=SyntheticSource(n), mode="serial", max_frames=n, on_frame=sample)
     assert tel.frames == n
-    growth_mb = (rss[n] - rss[400]) / 2**20
-    assert growth_mb < 20, f"RSS grew by {growth_mb:.1f} MB over {n - 400} frames"
+    growth_mb = (rss[n] - rss[warm]) / 2**20
+    assert growth_mb < 15, f"RSS grew by {growth_mb:.1f} MB over {n - warm} frames"
     e2e = tel.e2e_ms()
-    early, late = np.median(e2e[400:800]), np.median(e2e[-400:])
+    early, late = np.median(e2e[warm:2 * warm]), np.median(e2e[-warm:])
     assert late < 1.5 * early + 5.0, f"latency grew from {early:.1f} to {late:.1f} ms"
+
+
+def test_track_fps_tracks_less_but_renders_every_frame(target_dir, single_face_clip):
+    from latentcam.realtime.replay import load_clip, replay_camera
+
+    frames, _ = load_clip(single_face_clip, (640, 480), max_frames=30)
+    source, device = replay_camera(frames, 30.0, 45)
+    cfg = _config(target_dir, **{"output.size": "640x360", "pipeline.track_fps": 10.0})
+    tracked = []
+    tel, _, pipeline = run_live(cfg, source=source, mode="serial", max_frames=45,
+                                on_frame=lambda img, work: tracked.append(work.clock.tracked))
+    assert len(tracked) + tel.counters.source_dropped >= 44
+    share = sum(tracked) / len(tracked)
+    assert 0.2 < share < 0.55, share            # ~1 in 3 frames tracked at 10 of 30 fps
+    # Untracked frames reuse the last face: every frame still renders one.
+    assert tel.summary()["face_fraction"] == 1.0

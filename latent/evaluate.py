@@ -1,0 +1,421 @@
+"""Evaluate a target bundle on a video: self-reenactment or cross-identity driving.
+
+*Self* (the clip is the target's own, frames not trained on): every frame's tracked face drives
+the model; the render is compared with the real aligned crop of the same frame — L1, PSNR and
+SSIM over the whole crop and inside the face mask — and both are re-tracked with MediaPipe
+(after upscaling to ``RETRACK_SIZE``, identically) for expression accuracy: landmark error over
+the inter-ocular distance, blendshape error per region (``facekit.blendshapes.REGION_GROUPS``),
+and temporal jitter (frame-to-frame landmark motion of the render relative to the real crop's).
+Two baselines go through exactly the same scoring in the same run: the *nearest training frame*
+(by encoder features) and a *one-photo warp* of the most neutral training crop to the driver's
+landmarks (``latent.photo.PhotoRig``).
+
+*Cross* (another person drives): per-region Pearson correlation between the driver's blendshapes
+and the re-tracked render's, and *identity leak*: how far the render's neutral face (re-tracked,
+canonicalised, on the driver's most neutral frames) sits from the target's neutral, relative to
+how far the driver's own neutral face is (0 = target shape kept, 1 = driver's shape copied).
+
+The driver → (points, blendshapes, pose) mapping is a parameter, so cross mode can run with the
+raw driver geometry or through calibration's retargeting (``latentcam/eval_command.py``).
+numpy/OpenCV/ONNX Runtime only — no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from latentcam.facekit import landmarks as lm
+from latentcam.facekit.blendshapes import REGION_GROUPS, indices
+from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pose,
+                                        transform_points, warp_to_crop)
+from latentcam.facekit.observation import FaceObservation
+
+from .bundle import TargetBundle
+from .features import expression_features, expression_features_batch
+from .renderer import BundleRenderer, RendererOptions
+
+RETRACK_SIZE = 256   # crops are re-tracked at this size whatever the model's resolution
+NEUTRAL_FRACTION = 0.1
+
+DriverFn = Callable[[FaceObservation], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def raw_driver(face: FaceObservation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The driver's own geometry, unretargeted: canonical points, blendshapes, head pose."""
+    return (canonicalize(face.landmarks_px).points, face.blendshapes,
+            np.asarray(head_pose(face.head_transform), dtype=np.float32))
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    frames: str | None = None          # clip frame range "A:B" (clip frame numbers, B exclusive)
+    out_dir: Path | None = None        # where report.json / report.md / side_by_side.png go
+    train_data: Path | None = None     # dataset for the nearest-frame baseline (default: provenance)
+    train_frames: str | None = None    # its trained range (default: from the bundle's provenance)
+    baselines: bool = True
+    max_frames: int | None = None
+    panels: int = 6                    # frames shown in the side-by-side PNG
+    threads: int = 2
+
+
+class EvalError(ValueError):
+    """The clip or the options cannot be evaluated (unreadable video, no face, bad range)."""
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel SSIM (H, W, C) of two float images in [0, 1] (Gaussian σ = 1.5 window)."""
+    blur = lambda x: cv2.GaussianBlur(x, (11, 11), 1.5)  # noqa: E731
+    mu_a, mu_b = blur(a), blur(b)
+    saa = blur(a * a) - mu_a ** 2
+    sbb = blur(b * b) - mu_b ** 2
+    sab = blur(a * b) - mu_a * mu_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
+
+
+def image_metrics(pred: np.ndarray, real: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """One frame: uint8 BGR crops + mask in [0, 1] (H, W) → L1/PSNR/SSIM, crop and face."""
+    p = pred.astype(np.float32) / 255.0
+    r = real.astype(np.float32) / 255.0
+    w = mask.astype(np.float32)[..., None]
+    err = np.abs(p - r)
+    sq = (p - r) ** 2
+    ssim = _ssim_map(p, r)
+    wsum = max(float(w.sum()) * 3, 1e-6)
+    mse_face = float((sq * w).sum() / wsum)
+    return {"crop_l1": float(err.mean()), "crop_psnr": float(10 * np.log10(1 / max(sq.mean(), 1e-10))),
+            "crop_ssim": float(ssim.mean()), "face_l1": float((err * w).sum() / wsum),
+            "face_psnr": float(10 * np.log10(1 / max(mse_face, 1e-10))),
+            "face_ssim": float((ssim * w).sum() / wsum)}
+
+
+@dataclass
+class _Track:
+    """Re-tracked landmarks (crop pixels at RETRACK_SIZE) and blendshapes of one image sequence."""
+
+    landmarks: list = field(default_factory=list)    # (478, 3) or None per frame
+    blendshapes: list = field(default_factory=list)  # (52,) or None per frame
+
+
+def retrack(images: list[np.ndarray]) -> _Track:
+    """Track a sequence of crops (VIDEO mode, upscaled to RETRACK_SIZE)."""
+    from latentcam.facekit.tracker import FaceTracker
+
+    out = _Track()
+    with FaceTracker() as tracker:
+        for i, img in enumerate(images):
+            if img.shape[0] != RETRACK_SIZE:
+                img = cv2.resize(img, (RETRACK_SIZE, RETRACK_SIZE), interpolation=cv2.INTER_LINEAR)
+            face = tracker.track(np.ascontiguousarray(img), i, i / 30.0).face
+            out.landmarks.append(None if face is None else face.landmarks_px)
+            out.blendshapes.append(None if face is None else face.blendshapes)
+    return out
+
+
+def expression_metrics(pred: _Track, ref: _Track) -> dict:
+    """Re-tracked prediction vs re-tracked reference (same frames)."""
+    both = [i for i, (a, b) in enumerate(zip(pred.landmarks, ref.landmarks))
+            if a is not None and b is not None]
+    tracked = sum(a is not None for a in pred.landmarks) / max(1, len(pred.landmarks))
+    out: dict = {"render_tracked_fraction": round(tracked, 4)}
+    if not both:
+        return out
+    errs = []
+    for i in both:
+        d = np.linalg.norm(pred.landmarks[i][:, :2] - ref.landmarks[i][:, :2], axis=1).mean()
+        errs.append(d / max(lm.interocular_distance(ref.landmarks[i]), 1e-6))
+    out["landmark_error_iod"] = float(np.mean(errs))
+    bp = np.stack([pred.blendshapes[i] for i in both])
+    br = np.stack([ref.blendshapes[i] for i in both])
+    out["blendshape_mae"] = {r: float(np.abs(bp[:, indices(n)] - br[:, indices(n)]).mean())
+                             for r, n in REGION_GROUPS.items()}
+    out["blendshape_mae"]["all"] = float(np.mean(list(out["blendshape_mae"].values())))
+    # Jitter: mean frame-to-frame landmark motion, render relative to reference (consecutive
+    # frames tracked in both).
+    pairs = [i for i in both if i - 1 in both]
+    if pairs:
+        mp = np.mean([np.linalg.norm(pred.landmarks[i][:, :2] - pred.landmarks[i - 1][:, :2], axis=1).mean()
+                      for i in pairs])
+        mr = np.mean([np.linalg.norm(ref.landmarks[i][:, :2] - ref.landmarks[i - 1][:, :2], axis=1).mean()
+                      for i in pairs])
+        out["render_motion_px"] = float(mp)
+        out["reference_motion_px"] = float(mr)
+        out["jitter_ratio"] = float(mp / max(mr, 1e-6))
+    return out
+
+
+def region_correlation(driver_bs: np.ndarray, render_bs: np.ndarray) -> dict[str, float | None]:
+    """Mean Pearson correlation per region over blendshapes that move in the driver."""
+    out: dict[str, float | None] = {}
+    for region, names in REGION_GROUPS.items():
+        rs = []
+        for j in indices(names):
+            a, b = driver_bs[:, j], render_bs[:, j]
+            if a.std() > 0.02 and b.std() > 1e-6:
+                rs.append(float(np.corrcoef(a, b)[0, 1]))
+        out[region] = float(np.mean(rs)) if rs else None
+    return out
+
+
+def _aggregate(rows: list[dict]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+
+
+# --- reading the clip -----------------------------------------------------------------------
+
+def _frame_range(spec: str | None) -> tuple[int, int | None]:
+    if spec is None:
+        return 0, None
+    try:
+        a, b = spec.split(":")
+        return (int(a) if a else 0), (int(b) if b else None)
+    except ValueError as exc:
+        raise EvalError(f"--frames {spec!r} is not A:B (clip frame numbers, e.g. 58:72)") from exc
+
+
+@dataclass
+class _Driven:
+    index: list = field(default_factory=list)
+    faces: list = field(default_factory=list)
+    features: list = field(default_factory=list)
+    renders: list = field(default_factory=list)     # (S, S, 4) uint8
+    real: list = field(default_factory=list)        # (S, S, 3) uint8 aligned crop of the frame
+    masks: list = field(default_factory=list)       # (S, S) float [0, 1]
+    canonical: list = field(default_factory=list)   # driver canonical points (identity check)
+    skipped: int = 0
+
+
+def drive(clip: Path, renderer: BundleRenderer, driver: DriverFn, options: EvalOptions) -> _Driven:
+    from latentcam.facekit.tracker import FaceTracker
+
+    from .dataset import face_mask
+
+    clip = Path(clip)
+    cap = cv2.VideoCapture(str(clip))
+    if not cap.isOpened():
+        raise EvalError(f"cannot open video {clip}: missing or not a video OpenCV can read")
+    start, stop = _frame_range(options.frames)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    size = renderer.bundle.resolution
+    out = _Driven()
+    try:
+        with FaceTracker() as tracker:
+            i = 0
+            while stop is None or i < stop:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                # Track every frame from the start so VIDEO-mode tracking is warm at `start`.
+                face = tracker.track(frame, i, i / fps).face
+                if i >= start:
+                    if face is None:
+                        out.skipped += 1
+                    else:
+                        points, blend, pose = driver(face)
+                        feats = expression_features(points, blend, pose)
+                        m = alignment_matrix(face.landmarks_px, size)
+                        out.index.append(i)
+                        out.faces.append(face)
+                        out.features.append(feats)
+                        out.renders.append(renderer.render(feats))
+                        out.real.append(warp_to_crop(frame, m, size))
+                        out.masks.append(face_mask(transform_points(face.landmarks_px, m), size)
+                                         .astype(np.float32) / 255.0)
+                        out.canonical.append(canonicalize(face.landmarks_px).points)
+                        if options.max_frames and len(out.index) >= options.max_frames:
+                            break
+                i += 1
+    finally:
+        cap.release()
+    if not out.index:
+        raise EvalError(f"no face found in {clip} frames {options.frames or 'all'}; pick a clip "
+                        f"(or range) where a face is visible")
+    return out
+
+
+# --- baselines ------------------------------------------------------------------------------
+
+def _train_data(bundle: TargetBundle, options: EvalOptions):
+    from .training_data import load_training_data, parse_frame_range
+
+    prov = bundle.manifest.get("provenance", {})
+    path = options.train_data or (Path(prov["dataset"]) if prov.get("dataset") else None)
+    if path is None or not (Path(path) / "manifest.json").is_file():
+        return None, f"training dataset not found ({path}); pass --train-data"
+    data = load_training_data(Path(path), bundle.resolution)
+    spec = options.train_frames or prov.get("training", {}).get("options", {}).get("frames")
+    return data.subset(parse_frame_range(spec, len(data))), None
+
+
+def nearest_frames(train_features: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Index of the nearest training frame for each query (features standardised by training
+    statistics, each scale floored at its median so near-constant features do not dominate)."""
+    mean, std = train_features.mean(0), train_features.std(0)
+    std = np.maximum(std, np.median(std))
+    a = (train_features - mean) / std
+    b = (query - mean) / std
+    d = (b ** 2).sum(1)[:, None] - 2 * b @ a.T + (a ** 2).sum(1)[None]
+    return d.argmin(axis=1)
+
+
+def photo_warp_baseline(data, driven: _Driven, size: int) -> list[np.ndarray]:
+    """Warp the most neutral training crop to each driver frame's landmarks (one-photo warp)."""
+    from safetensors.numpy import load_file
+
+    from .photo import PhotoRig
+
+    obs = load_file(str(data.path / "observations.safetensors"))
+    scale = size / float(data.manifest.get("crop_size", size))
+    keep = np.isin(obs["frame_index"], data.frame_index)
+    crop_lm = obs["crop_landmarks"][keep] * scale
+    energy = data.blendshapes[:, indices(tuple(n for g in REGION_GROUPS.values() for n in g))].sum(1)
+    j = int(np.argmin(energy))
+    rig = PhotoRig(data.images[j], crop_lm[j])
+    out = []
+    for pts in driven.canonical:
+        target_px = rig.landmarks_from_canonical(pts)
+        img = rig.render(target_px)
+        out.append(warp_to_crop(img, alignment_matrix(target_px, size), size))
+    return out
+
+
+# --- the evaluations ------------------------------------------------------------------------
+
+def _composite_bgr(render: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(render[..., :3])
+
+
+def evaluate_self(bundle_dir: Path, clip: Path, options: EvalOptions = EvalOptions(),
+                  driver: DriverFn = raw_driver) -> dict:
+    """Self-reenactment report (see module docstring); writes files when ``options.out_dir``."""
+    bundle = TargetBundle.load(bundle_dir)
+    size = bundle.resolution
+    with BundleRenderer(bundle, RendererOptions(options.threads)) as renderer:
+        driven = drive(clip, renderer, driver, options)
+    renders = [_composite_bgr(r) for r in driven.renders]
+    candidates: dict[str, list[np.ndarray]] = {"model": renders}
+    notes: dict[str, str] = {}
+    if options.baselines:
+        data, why = _train_data(bundle, options)
+        if data is None:
+            notes["nearest_frame"] = notes["photo_warp"] = why
+        else:
+            nn_idx = nearest_frames(data.features, np.stack(driven.features))
+            candidates["nearest_frame"] = [data.images[j] for j in nn_idx]
+            try:
+                candidates["photo_warp"] = photo_warp_baseline(data, driven, size)
+            except Exception as exc:  # the baseline is optional; say why it is missing
+                notes["photo_warp"] = f"unavailable: {type(exc).__name__}: {exc}"
+    ref_track = retrack(driven.real)
+    report: dict = {"mode": "self", "bundle": bundle.name, "clip": Path(clip).name,
+                    "frames": options.frames, "frames_evaluated": len(driven.index),
+                    "frames_without_face": driven.skipped, "resolution": size,
+                    "retrack_size": RETRACK_SIZE, "notes": notes}
+    for name, imgs in candidates.items():
+        m = _aggregate([image_metrics(p, r, w) for p, r, w in zip(imgs, driven.real, driven.masks)])
+        m.update(expression_metrics(retrack(imgs), ref_track))
+        report[name] = m
+    if options.out_dir:
+        _write_outputs(Path(options.out_dir), report, driven,
+                       [("driver crop", driven.real)] + [(k, v) for k, v in candidates.items()],
+                       options.panels)
+    return report
+
+
+def evaluate_cross(bundle_dir: Path, clip: Path, options: EvalOptions = EvalOptions(),
+                   driver: DriverFn = raw_driver) -> dict:
+    """Cross-identity report: blendshape correlation per region and identity leak."""
+    bundle = TargetBundle.load(bundle_dir)
+    with BundleRenderer(bundle, RendererOptions(options.threads)) as renderer:
+        driven = drive(clip, renderer, driver, options)
+    renders = [_composite_bgr(r) for r in driven.renders]
+    track = retrack(renders)
+    ok = [i for i, l in enumerate(track.landmarks) if l is not None]
+    report: dict = {"mode": "cross", "bundle": bundle.name, "clip": Path(clip).name,
+                    "frames": options.frames, "frames_evaluated": len(driven.index),
+                    "frames_without_face": driven.skipped,
+                    "render_tracked_fraction": round(len(ok) / len(renders), 4)}
+    if len(ok) >= 3:
+        drv_bs = np.stack([driven.faces[i].blendshapes for i in ok])
+        ren_bs = np.stack([track.blendshapes[i] for i in ok])
+        report["blendshape_correlation"] = region_correlation(drv_bs, ren_bs)
+        report["blendshape_mae"] = {r: float(np.abs(drv_bs[:, indices(n)] - ren_bs[:, indices(n)]).mean())
+                                    for r, n in REGION_GROUPS.items()}
+        names = tuple(n for g in REGION_GROUPS.values() for n in g)
+        energy = drv_bs[:, indices(names)].sum(1)
+        k = max(3, int(round(NEUTRAL_FRACTION * len(ok))))
+        calm = np.argsort(energy)[:k]
+        target = bundle.neutral_canonical
+        render_neutral = np.mean([canonicalize(track.landmarks[ok[i]]).points for i in calm], axis=0)
+        driver_neutral = np.mean([driven.canonical[ok[i]] for i in calm], axis=0)
+        rms = lambda a, b: float(np.sqrt(((a - b) ** 2).sum(1).mean()))  # noqa: E731
+        leak, base = rms(render_neutral, target), rms(driver_neutral, target)
+        report["identity"] = {"render_neutral_to_target_cm": leak,
+                              "driver_neutral_to_target_cm": base,
+                              "leak_ratio": leak / max(base, 1e-6),
+                              "neutral_frames": int(k)}
+    if options.out_dir:
+        _write_outputs(Path(options.out_dir), report, driven,
+                       [("driver crop", driven.real), ("render", renders)], options.panels)
+    return report
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+def _write_outputs(out: Path, report: dict, driven: _Driven, columns, panels: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    (out / "report.md").write_text(report_markdown(report))
+    picks = np.linspace(0, len(driven.index) - 1, min(panels, len(driven.index))).round().astype(int)
+    rows = []
+    for i in picks:
+        tiles = []
+        for label, imgs in columns:
+            tile = cv2.resize(imgs[i], (192, 192), interpolation=cv2.INTER_AREA).copy()
+            cv2.putText(tile, f"{label} #{driven.index[i]}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.4, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(tile)
+        rows.append(np.concatenate(tiles, axis=1))
+    cv2.imwrite(str(out / "side_by_side.png"), np.concatenate(rows, axis=0))
+
+
+def report_markdown(r: dict) -> str:
+    lines = [f"# {r['mode']} evaluation: {r['bundle']} driven by {r['clip']}", "",
+             f"Frames {r.get('frames') or 'all'}: {r['frames_evaluated']} evaluated, "
+             f"{r['frames_without_face']} without a face.", ""]
+    if r["mode"] == "self":
+        lines += ["| | face SSIM | face PSNR | face L1 | crop SSIM | crop PSNR | landmark err (IOD) | "
+                  "blendshape MAE mouth / eyes / brows | jitter ratio | render tracked |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for name in ("model", "nearest_frame", "photo_warp"):
+            m = r.get(name)
+            if not m:
+                continue
+            bs = m.get("blendshape_mae", {})
+            f = lambda v, p=3: "–" if v is None or v != v else f"{v:.{p}f}"  # noqa: E731
+            lines.append(f"| {name} | {f(m['face_ssim'])} | {f(m['face_psnr'], 2)} | {f(m['face_l1'])} | "
+                         f"{f(m['crop_ssim'])} | {f(m['crop_psnr'], 2)} | {f(m.get('landmark_error_iod'))} | "
+                         f"{f(bs.get('mouth'))} / {f(bs.get('eyes'))} / {f(bs.get('brows'))} | "
+                         f"{f(m.get('jitter_ratio'), 2)} | {f(m.get('render_tracked_fraction'), 2)} |")
+        for k, v in r.get("notes", {}).items():
+            lines.append(f"\n{k}: {v}")
+    else:
+        lines.append(f"Render re-tracked in {r['render_tracked_fraction']:.0%} of frames.")
+        if "blendshape_correlation" in r:
+            lines += ["", "| region | correlation driver ↔ render | MAE |", "|---|---|---|"]
+            for reg, c in r["blendshape_correlation"].items():
+                lines.append(f"| {reg} | {'–' if c is None else f'{c:.3f}'} | {r['blendshape_mae'][reg]:.3f} |")
+            idn = r["identity"]
+            lines += ["", f"Identity leak: render neutral is {idn['render_neutral_to_target_cm']:.3f} cm "
+                      f"(RMS) from the target's neutral; the driver's own neutral is "
+                      f"{idn['driver_neutral_to_target_cm']:.3f} cm away (leak ratio "
+                      f"{idn['leak_ratio']:.2f}; 0 = target shape kept, 1 = driver's shape)."]
+    return "\n".join(lines) + "\n"
