@@ -68,7 +68,10 @@ def engines_command(
     gpus = cuda_devices()
     typer.echo("GPUs: " + (", ".join(f"{g.index}: {g.name} ({g.sm})" for g in gpus) or "none found"))
     for name, reason in availability().items():
-        typer.echo(f"  {name:<13} {'available' if reason is None else 'unavailable — ' + reason}")
+        state = "available" if reason is None else "unavailable — " + reason
+        if name == "torch" and reason is None and not gpus:
+            state += " (CPU fallback only: no CUDA GPU; onnxruntime is faster on CPUs)"
+        typer.echo(f"  {name:<13} {state}")
     store = EngineCache()
     if cache:
         typer.echo(f"engine cache: {store.root}")

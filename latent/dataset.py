@@ -26,14 +26,14 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
 import cv2
 import numpy as np
 
-from latentcam.facekit.blendshapes import BLENDSHAPE_NAMES, GROUPS, NUM_BLENDSHAPES, indices
+from latentcam.facekit.blendshapes import BLENDSHAPE_NAMES, GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pose,
                                         transform_points, warp_to_crop)
 from latentcam.facekit.landmarks import FACE_OVAL, NUM_LANDMARKS
@@ -261,6 +261,7 @@ class FrameSource(Protocol):
     def frame(self, index: int) -> np.ndarray: ...
     def describe(self) -> dict: ...
     def manifest_extra(self, kept_frame_index: np.ndarray) -> dict: ...
+    # Optional: ``background_frame`` (int), a source frame to use as the background plate.
 
 
 class VideoSource:
@@ -353,7 +354,6 @@ class PrepareResult:
     processed_now: int           # source frames tracked by this call (0: nothing to do)
     resumed: bool                # continued an unfinished or finished build
     coverage_text: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def _observation_arrays(landmarks_px: np.ndarray, blendshapes: np.ndarray,
@@ -379,13 +379,26 @@ def _state_for(source: FrameSource, options: PrepareOptions) -> dict:
     return {"source": source.describe(), "size": options.size, "max_frames": options.max_frames}
 
 
+# Raw tracker output committed per chunk: name → (shape after N, dtype).
+RAW_SPECS: dict[str, tuple[tuple[int, ...], type]] = {
+    "frame_index": ((), np.int64),
+    "landmarks_px": ((NUM_LANDMARKS, 3), np.float32),
+    "blendshapes": ((NUM_BLENDSHAPES,), np.float32),
+    "head_transform": ((4, 4), np.float32),
+}
+
+
+def _empty_raw(name: str) -> np.ndarray:
+    shape, dtype = RAW_SPECS[name]
+    return np.zeros((0, *shape), dtype)
+
+
 def _load_chunks(partial: Path) -> tuple[dict[str, np.ndarray], int, int]:
     """(raw arrays of committed frames, next source index, skipped count) from .partial/."""
     from safetensors import safe_open
     from safetensors.numpy import load_file
 
-    parts: dict[str, list[np.ndarray]] = {"frame_index": [], "landmarks_px": [],
-                                          "blendshapes": [], "head_transform": []}
+    parts: dict[str, list[np.ndarray]] = {k: [_empty_raw(k)] for k in RAW_SPECS}
     next_index, skipped = 0, 0
     for path in sorted(partial.glob("chunk_*.safetensors")):
         arrays = load_file(str(path))
@@ -395,12 +408,7 @@ def _load_chunks(partial: Path) -> tuple[dict[str, np.ndarray], int, int]:
             parts[k].append(arrays[k])
         next_index = int(meta["next_index"])
         skipped = int(meta["skipped"])
-    raw = {
-        "frame_index": np.concatenate(parts["frame_index"]) if parts["frame_index"] else np.zeros(0, np.int64),
-        "landmarks_px": np.concatenate(parts["landmarks_px"]) if parts["landmarks_px"] else np.zeros((0, NUM_LANDMARKS, 3), np.float32),
-        "blendshapes": np.concatenate(parts["blendshapes"]) if parts["blendshapes"] else np.zeros((0, NUM_BLENDSHAPES), np.float32),
-        "head_transform": np.concatenate(parts["head_transform"]) if parts["head_transform"] else np.zeros((0, 4, 4), np.float32),
-    }
+    raw = {k: np.concatenate(v) for k, v in parts.items()}
     return raw, next_index, skipped
 
 
@@ -481,18 +489,14 @@ def prepare(source: FrameSource, out: str | Path, options: PrepareOptions = Prep
     total = source.count()
     processed = 0
     limit_reached = options.max_frames is not None and kept >= options.max_frames
-    buf: dict[str, list] = {"frame_index": [], "landmarks_px": [], "blendshapes": [], "head_transform": []}
+    buf: dict[str, list] = {k: [] for k in RAW_SPECS}
     buf_skipped = skipped
     chunk_no = len(list(partial.glob("chunk_*.safetensors")))
 
     def commit(next_index: int) -> None:
         nonlocal chunk_no, buf
-        arrays = {
-            "frame_index": np.array(buf["frame_index"], np.int64),
-            "landmarks_px": np.array(buf["landmarks_px"], np.float32).reshape(-1, NUM_LANDMARKS, 3),
-            "blendshapes": np.array(buf["blendshapes"], np.float32).reshape(-1, NUM_BLENDSHAPES),
-            "head_transform": np.array(buf["head_transform"], np.float32).reshape(-1, 4, 4),
-        }
+        arrays = {k: np.array(buf[k], dtype).reshape(-1, *shape) if buf[k] else _empty_raw(k)
+                  for k, (shape, dtype) in RAW_SPECS.items()}
         path = partial / f"chunk_{chunk_no:06d}.safetensors"
         tmp = partial / f"chunk_{chunk_no:06d}.tmp"
         save_file(arrays, str(tmp), metadata={"next_index": str(next_index), "skipped": str(buf_skipped)})

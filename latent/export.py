@@ -36,9 +36,14 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, input_name
     Static shapes let TensorRT and ONNX Runtime plan every buffer ahead of time; the legacy
     exporter needs no onnxscript and produces plain Gemm/Conv/Resize/DepthToSpace graphs.
     """
+    import warnings
+
     module = module.eval()
     buf = io.BytesIO()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of the dynamo one, which needs
+        # onnxscript and emits graphs TensorRT-RTX has not been verified with here.
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(module, (example,), buf, input_names=[input_name],
                           output_names=[output_name], opset_version=opset, dynamo=False,
                           do_constant_folding=True)

@@ -4,11 +4,10 @@ Warping a closed-mouth (or slightly open) portrait to an open mouth stretches th
 and leaves a hole inside the inner-lip polygon. This module paints what belongs there, built
 from anatomy rather than fixed pixel offsets:
 
-* the **upper teeth** are fixed to the skull: their row hangs from the photo's upper inner lip
-  line, carried along by the head motion (``head``: photo → target similarity);
-* the **lower teeth** are fixed to the jaw: they start just behind the upper teeth's edge and
-  move with the chin's displacement relative to the head (``jaw``), so they show only as the
-  jaw drops;
+* the **upper teeth** hang from the upper lip's inner line (roots hidden behind the lip, so a
+  rising lip uncovers more crown), full width, crowns shortening along the dental arch;
+* the **lower teeth** ride on the mandible just behind the lower lip: a narrower arch whose
+  edge stands a little above the lower lip's inner line, so they show as the jaw drops;
 * the **tongue** lies behind the lower teeth; the **cavity** is dark, darkest in its depth
   and lit near the lips; the upper lip casts a shadow on the teeth.
 
@@ -37,8 +36,9 @@ UPPER_TEETH_HEIGHT = 0.20      # visible crown height of the central upper incis
 LOWER_TEETH_HEIGHT = 0.15
 TEETH_ARCH_DROP = 0.45         # crowns shorten towards the corners: h(t) = H (1 - drop t²)
 HIDDEN_CROWN = 0.12           # crown height above the upper lip line, shown when the lip rises
-OVERBITE = 0.04                # lower incisors sit this far behind/above the upper edge
-TONGUE_DEPTH = 0.08            # tongue top below the lower teeth's top edge
+LOWER_TEETH_SHOW = 0.06        # lower incisor edge above the lower lip's inner line
+LOWER_ARCH_HALF_WIDTH = 0.3    # lower front teeth span ±this (in W) about the midline
+TONGUE_DEPTH = -0.03           # tongue top relative to the lower teeth edge (negative: above)
 TONGUE_SIZE = (0.34, 0.16)     # tongue half-axes (across, up/down)
 # Tooth boundaries from the midline, in W: central, lateral incisors, canine, premolars.
 TOOTH_EDGES = (0.0, 0.105, 0.19, 0.265, 0.33, 0.39)
@@ -100,17 +100,14 @@ def _teeth_band(edge: np.ndarray, axis_u: np.ndarray, down: np.ndarray, centre: 
     return np.vstack([edge, other[::-1]]), t
 
 
-def render_mouth(shape: tuple[int, int], photo_px: np.ndarray, target_px: np.ndarray,
-                 head: np.ndarray, style: MouthStyle) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+def render_mouth(shape: tuple[int, int], target_px: np.ndarray, style: MouthStyle) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Paint the mouth interior for a warped frame.
 
-    shape: (H, W) of the frame; photo_px / target_px: (478, 2+) landmarks of the portrait and
-    of the frame being synthesised; head: 2×3 photo → frame similarity of the skull.
+    shape: (H, W) of the frame; target_px: (478, 2+) landmarks of the frame being synthesised.
     Returns (layer BGR float32 h×w, alpha float32 h×w in 0..1, (x0, y0)) for a region of the
     frame with top-left corner (x0, y0); alpha is the antialiased inner-lip polygon.
     """
     tgt = np.asarray(target_px, np.float64)[:, :2]
-    src = np.asarray(photo_px, np.float64)[:, :2]
     inner = tgt[list(LIPS_INNER)]
     width = float(np.linalg.norm(tgt[MOUTH_LEFT] - tgt[MOUTH_RIGHT]))
     u = tgt[INNER_LEFT_CORNER] - tgt[INNER_RIGHT_CORNER]
@@ -121,21 +118,23 @@ def render_mouth(shape: tuple[int, int], photo_px: np.ndarray, target_px: np.nda
     centre = (tgt[INNER_LEFT_CORNER] + tgt[INNER_RIGHT_CORNER]) / 2.0
     half = width / 2.0
 
-    # Skull-fixed upper teeth: the photo's upper inner-lip line, carried by the head motion.
-    # The band starts above the lip line (crowns hidden behind the lip show when it rises).
-    upper_edge = _apply(head, src[list(UPPER_INNER)])
-    n_up = len(upper_edge)
+    # Upper teeth hang from the upper lip's inner line (their roots hidden behind it), across
+    # the whole opening; crowns shorten towards the corners along the dental arch.
+    samples = np.linspace(-1.05, 1.05, 17) * half
+    upper_edge = _curve_at(tgt[list(UPPER_INNER)], u, centre, samples)
     tips_poly, _ = _teeth_band(upper_edge, u, down, centre, half, style.upper_teeth_height * width, +1)
-    upper_tips = tips_poly[n_up:][::-1]
+    upper_tips = tips_poly[len(samples):][::-1]
     hidden_top = upper_edge - HIDDEN_CROWN * width * down
     upper_poly = np.vstack([hidden_top, upper_tips[::-1]])
-    # Jaw-fixed lower teeth: behind the upper tips, displaced with the chin relative to the skull.
-    jaw = tgt[152] - _apply(head, src[152:153])[0]
-    lower_top = upper_tips - OVERBITE * width * down + jaw
-    lower_poly, _ = _teeth_band(lower_top, u, down, centre, half, LOWER_TEETH_HEIGHT * width, +1)
-    tongue_centre = centre + jaw + (np.mean(upper_tips @ down) - centre @ down
-                                    + (TONGUE_DEPTH + TONGUE_SIZE[1]) * width) * down
-
+    # Lower teeth ride on the mandible just behind the lower lip: a narrower arch whose edge
+    # stands LOWER_TEETH_SHOW above the lip's inner line, so they show as the jaw drops.
+    lower_across = np.linspace(-LOWER_ARCH_HALF_WIDTH, LOWER_ARCH_HALF_WIDTH, 13) * width
+    lower_top = (_curve_at(tgt[list(LOWER_INNER)], u, centre, lower_across)
+                 - LOWER_TEETH_SHOW * width * down)
+    lower_poly, _ = _teeth_band(lower_top, u, down, centre, LOWER_ARCH_HALF_WIDTH * width,
+                                LOWER_TEETH_HEIGHT * width, +1)
+    lower_mid = float(np.mean(lower_top @ down))
+    tongue_centre = centre + (lower_mid - centre @ down + (TONGUE_DEPTH + TONGUE_SIZE[1]) * width) * down
     x0 = int(np.floor(inner[:, 0].min())) - 2
     y0 = int(np.floor(inner[:, 1].min())) - 2
     x1 = int(np.ceil(inner[:, 0].max())) + 3
@@ -175,7 +174,7 @@ def render_mouth(shape: tuple[int, int], photo_px: np.ndarray, target_px: np.nda
     across = ((xx / k + x0 - centre[0]) * u[0] + (yy / k + y0 - centre[1]) * u[1]) / max(half, 1e-6)
     corner_shade = np.clip(1.0 - 0.55 * across ** 2, 0.35, 1.0)
     teeth_rgb = np.array(style.teeth, np.float32)
-    for poly, dim in ((lower_poly, 0.78), (upper_poly, 1.0)):
+    for poly, dim in ((lower_poly, 0.85), (upper_poly, 1.0)):
         m = np.zeros((hh, ww), np.uint8)
         cv2.fillPoly(m, [local(poly)], 255, cv2.LINE_AA, shift=4)
         a = (m.astype(np.float32) / 255.0)[..., None]
@@ -214,6 +213,17 @@ def render_mouth(shape: tuple[int, int], photo_px: np.ndarray, target_px: np.nda
     sigma = max(0.3, width / 160.0)
     layer = cv2.GaussianBlur(layer, (0, 0), sigma)
     return layer, alpha, (x0, y0)
+
+
+def _curve_at(curve: np.ndarray, u: np.ndarray, centre: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """Points of a lip curve at the given signed distances ``across`` the mouth axis ``u``
+    (linear extrapolation beyond the corners keeps the row's slope)."""
+    t = (curve - centre) @ u
+    order = np.argsort(t)
+    t, c = t[order], curve[order]
+    x = np.interp(across, t, c[:, 0])
+    y = np.interp(across, t, c[:, 1])
+    return np.stack([x, y], axis=1)
 
 
 def _sorted_xy(curve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,6 @@ as for a video; frames that do not re-track are skipped and counted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -29,10 +28,8 @@ import cv2
 import numpy as np
 
 from latentcam.facekit.canonical import load_canonical_face
-from latentcam.facekit.geometry import (alignment_matrix, canonicalize, euler_to_rotation,
-                                        head_pose, umeyama)
-from latentcam.facekit.landmarks import (FACE_OVAL, LEFT_EYE, LIPS_INNER, NUM_LANDMARKS,
-                                         RIGHT_EYE, STABLE)
+from latentcam.facekit.geometry import alignment_matrix, canonicalize, euler_to_rotation, head_pose
+from latentcam.facekit.landmarks import FACE_OVAL, LEFT_EYE, LIPS_INNER, NUM_LANDMARKS, RIGHT_EYE
 
 from .dataset import DatasetError, SourceFrame, file_sha256, neutral_score
 from .mouth import MouthStyle, mouth_style_from_photo, render_mouth
@@ -44,10 +41,21 @@ REGION_SPLIT_Y = (-1.2, 0.6)
 # Eyelid pairs (upper, lower) along each eye contour, used to stop lids crossing.
 RIGHT_LID_PAIRS = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153), (157, 154), (173, 155))
 LEFT_LID_PAIRS = ((466, 249), (388, 390), (387, 373), (386, 374), (385, 380), (384, 381), (398, 382))
+# Lid travel is a little amplified (and then stopped where the lids meet): the portrait's small
+# face makes a 90 % closure read as half-open after re-tracking.
+EYE_CLOSURE_GAIN = 1.25
 EYE_RADIUS_CM = 1.6          # eye-opening scaling affects points within ~this of the eye centre
 # Rings of warp control points around the face oval: (scale about the oval centre, fraction of
 # the nearest oval point's displacement they follow). The last ring lies outside the image.
 RINGS = ((1.3, 0.55), (1.8, 0.2))
+# Jaw articulation (the driver clips barely drop the jaw: laughing there stretches the lips
+# apart instead). The mandible rotates about the temporomandibular joints; in the canonical
+# frame (cm, +y up, +z to viewer) their axis runs along x through JAW_HINGE_YZ. Each point
+# follows with a weight: 1 below the mouth line (lower lip, chin, jaw), 0 above it (upper lip,
+# cheeks, skull), with a transition that is sharp between the lips and soft towards the ears.
+JAW_HINGE_YZ = (0.0, -4.0)
+JAW_SOFTNESS_CM = (0.06, 1.2)      # transition width at the midline / beyond the mouth corners
+JAW_OPEN_DEG = (4.0, 24.0)         # range of added jaw rotation
 
 
 def default_driver_clips() -> list[Path]:
@@ -70,6 +78,7 @@ class PhotoOptions:
     crop_size: int = 256                   # the dataset's crop size (sets the working scale)
     max_driver_frames: int | None = None   # per clip (None: all frames)
     mix_regions: float = 0.4               # fraction of frames whose eyes come from another frame
+    jaw_fraction: float = 0.4              # fraction of frames with an added jaw opening
     jitter_deg: tuple[float, float, float] = (6.0, 4.0, 3.0)       # random yaw/pitch/roll sd
     max_turn_deg: tuple[float, float, float] = (18.0, 12.0, 10.0)  # clamp of the total turn
     expression_gain: float = 1.0           # scale of the transferred deviations
@@ -116,6 +125,38 @@ def track_driver(path: Path, max_frames: int | None = None) -> DriverTrack:
     calm = np.argsort(neutral_score(bs_a, pose_a))[:5]
     return DriverTrack(path.name, source.sha256, np.array(idx, np.int64), canon_a, bs_a, pose_a,
                        np.median(canon_a[calm], axis=0), np.median(pose_a[calm], axis=0))
+
+
+def jaw_weights() -> np.ndarray:
+    """(478, 1) how much each landmark follows the mandible (from the canonical face model,
+    whose lips are slightly apart, so upper and lower lip separate cleanly)."""
+    from latentcam.facekit.canonical import load_canonical_face
+    from .mouth import LOWER_INNER, UPPER_INNER
+
+    v = load_canonical_face().vertices.astype(np.float64)
+    upper, lower = v[list(UPPER_INNER)], v[list(LOWER_INNER)]
+    line_x = (upper[:, 0] + lower[:, 0]) / 2.0
+    line_y = (upper[:, 1] + lower[:, 1]) / 2.0
+    order = np.argsort(line_x)
+    y_line = np.interp(v[:, 0], line_x[order], line_y[order])      # flat beyond the corners
+    corner = float(np.abs(line_x).max())
+    lateral = np.clip((np.abs(v[:, 0]) - corner * 0.8) / (corner * 0.8), 0.0, 1.0)
+    soft = JAW_SOFTNESS_CM[0] + (JAW_SOFTNESS_CM[1] - JAW_SOFTNESS_CM[0]) * lateral
+    w = 1.0 / (1.0 + np.exp(-(y_line - v[:, 1]) / soft))
+    out = np.zeros((NUM_LANDMARKS, 1))
+    out[:len(w), 0] = w                                               # iris points: skull
+    return out
+
+
+def open_jaw(points: np.ndarray, weights: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate the mandible part of canonical ``points`` open by ``degrees`` about the TMJ axis."""
+    a = np.radians(degrees)
+    hy, hz = JAW_HINGE_YZ
+    dy, dz = points[:, 1] - hy, points[:, 2] - hz
+    rotated = points.copy()
+    rotated[:, 1] = hy + dy * np.cos(a) - dz * np.sin(a)
+    rotated[:, 2] = hz + dy * np.sin(a) + dz * np.cos(a)
+    return points + weights * (rotated - points)
 
 
 def _ring_topology(loops: int, n: int) -> np.ndarray:
@@ -172,12 +213,6 @@ class PhotoRig:
             out[k * n:(k + 1) * n] += follow * disp
         return out
 
-    def head_similarity(self, target_px: np.ndarray) -> np.ndarray:
-        """2×3 similarity photo → frame fitted on the stable (skull-fixed) landmarks."""
-        idx = np.array(STABLE)
-        s, rot, t = umeyama(self.landmarks[idx, :2], target_px[idx, :2])
-        return np.hstack([s * rot, t[:, None]])
-
     # --- rendering ---------------------------------------------------------------------------
     def render(self, target_px: np.ndarray) -> np.ndarray:
         """Warp the portrait so that its landmarks move to ``target_px`` (478, 3)."""
@@ -212,8 +247,7 @@ class PhotoRig:
         np.clip(map_x, -1, w, out=map_x)   # far-out coordinates make remap's border handling slow
         np.clip(map_y, -1, h, out=map_y)
         out = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        layer, alpha, (x0, y0) = render_mouth((h, w), self.landmarks, target_px,
-                                              self.head_similarity(target_px), self.style)
+        layer, alpha, (x0, y0) = render_mouth((h, w), target_px, self.style)
         if alpha.size:
             roi = out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]].astype(np.float32)
             a3 = alpha[..., None]
@@ -229,6 +263,7 @@ class Recipe:
     mouth: tuple[int, int]       # (driver number, row in that driver's track) for the lower face
     eyes: tuple[int, int]        # same for the eyes and brows
     turn: tuple[float, float, float]  # yaw/pitch/roll degrees added to the portrait's pose
+    jaw_deg: float = 0.0              # added jaw rotation (mouth opening), degrees
 
 
 def _diverse_pool(drivers: Sequence[DriverTrack], k: int, rng: np.random.Generator) -> list[tuple[int, int]]:
@@ -261,7 +296,8 @@ def make_recipes(drivers: Sequence[DriverTrack], options: PhotoOptions) -> list[
         rel = drivers[d].pose[r] - drivers[d].neutral_pose
         turn = rel + rng.normal(0.0, 1.0, 3) * np.array(options.jitter_deg)
         turn = np.clip(turn, -np.array(options.max_turn_deg), np.array(options.max_turn_deg))
-        recipes.append(Recipe(mouth, eyes, tuple(float(round(x, 2)) for x in turn)))
+        jaw = float(rng.uniform(*JAW_OPEN_DEG)) if rng.random() < options.jaw_fraction else 0.0
+        recipes.append(Recipe(mouth, eyes, tuple(float(round(x, 2)) for x in turn), round(jaw, 2)))
     return recipes
 
 
@@ -316,6 +352,7 @@ class PhotoSource:
         y = self._canon[:, 1]
         lo, hi = REGION_SPLIT_Y
         self._upper_weight = np.clip((y - lo) / (hi - lo), 0.0, 1.0)[:, None]
+        self._jaw_weight = jaw_weights()
 
     # --- FrameSource -------------------------------------------------------------------------
     def count(self) -> int:
@@ -344,7 +381,8 @@ class PhotoSource:
             for d, row in (r.mouth, r.eyes):
                 used[d].add(int(self.drivers[d].frame_index[row]))
             rows.append([int(i), r.mouth[0], int(self.drivers[r.mouth[0]].frame_index[r.mouth[1]]),
-                         r.eyes[0], int(self.drivers[r.eyes[0]].frame_index[r.eyes[1]]), *r.turn])
+                         r.eyes[0], int(self.drivers[r.eyes[0]].frame_index[r.eyes[1]]), *r.turn,
+                         r.jaw_deg])
         return {
             "photo": {"path": self.path.name, "sha256": self.sha256,
                       "work_scale": self.work_scale, "pose": [round(float(x), 2) for x in self.photo_pose]},
@@ -357,7 +395,7 @@ class PhotoSource:
                 "crops": "re-tracked: every synthetic frame is tracked again by MediaPipe "
                          "(IMAGE mode); frames that do not re-track are skipped",
                 "columns": ["frame", "mouth_driver", "mouth_frame", "eyes_driver", "eyes_frame",
-                            "yaw", "pitch", "roll"],
+                            "yaw", "pitch", "roll", "jaw_deg"],
                 "rows": rows,
             },
         }
@@ -374,6 +412,8 @@ class PhotoSource:
         delta = (1 - self._upper_weight) * mouth_delta + self._upper_weight * eyes_delta
         points = self._canon + self.options.expression_gain * delta
         self._stop_lid_crossing(points)
+        if r.jaw_deg:
+            points = open_jaw(points, self._jaw_weight, r.jaw_deg)
         rot = euler_to_rotation(*r.turn)
         return points @ rot.T
 
@@ -399,7 +439,8 @@ class PhotoSource:
             centre = self._canon[list(contour)].mean(axis=0)
             dist = np.linalg.norm(self._canon - centre, axis=1)
             weight = np.exp(-(dist / EYE_RADIUS_CM) ** 2)
-            out[:, 1] *= 1.0 + (ratio - 1.0) * weight
+            gain = ratio * EYE_CLOSURE_GAIN
+            out[:, 1] *= 1.0 + (gain - 1.0) * weight
         return out
 
     @staticmethod

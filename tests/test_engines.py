@@ -655,3 +655,22 @@ def test_tensorrt_plumbing_refuses_wrong_engine_output(fake_gpu_trt, model):
     assert fake_gpu_trt.cudart.live == {}                      # the refused engine was closed
     with load_backend("tensorrt-rtx", model, BackendOptions(**{**fake_gpu_trt.options.__dict__, "fallback": True})) as b:
         assert b.name == "onnxruntime" and "refused" in b.load_notes[0]
+
+
+def test_fp16_graph_parses_as_fp16_strongly_typed_network(model, fp16_export):
+    """TensorRT-RTX takes precision from the ONNX types: every conv of the typed fp16 export is
+    HALF in the parsed strongly typed network; the I/O stay float32 → uint8."""
+    trt = pytest.importorskip("tensorrt_rtx")
+    from latentcam.engines.postprocess import append_uint8_output
+
+    graph = append_uint8_output(onnx.load(str(fp16_export.path)), model.size).SerializeToString()
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    assert trt.OnnxParser(network, logger).parse(graph)
+    convs = [network.get_layer(i) for i in range(network.num_layers)
+             if network.get_layer(i).type == trt.LayerType.CONVOLUTION]
+    assert convs and all(layer.get_output(0).dtype == trt.DataType.HALF for layer in convs)
+    assert network.get_input(0).dtype == trt.DataType.FLOAT
+    assert network.get_output(0).dtype == trt.DataType.UINT8
+    assert tuple(network.get_output(0).shape) == (SIZE, SIZE, 4)

@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=6.0, help="time budget per configuration")
     ap.add_argument("--no-variants", action="store_true", help="skip the ONNX Runtime variant comparison")
+    ap.add_argument("--variant-rounds", type=int, default=200, help="interleaved rounds per variant")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = ap.parse_args(argv)
 
@@ -169,15 +170,18 @@ def _ort_variants(tmp: Path, args) -> list[dict]:
     }
     samples = {k: [] for k in variants}
     rng = np.random.default_rng(1)
-    for i in range(65):
+    items = list(variants.items())
+    for i in range(args.variant_rounds + 10):
         code = rng.standard_normal((1, model.code_dim)).astype(np.float32)
-        for label, run in variants.items():
+        for label, run in (items if i % 2 else items[::-1]):     # alternate the order
             t0 = time.perf_counter()
             run(code)
-            if i >= 5:                       # first rounds are warm-up
+            if i >= 10:                      # first rounds are warm-up
                 samples[label].append((time.perf_counter() - t0) * 1e3)
     default.close()
-    return [{"variant": k, "p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99))}
+    base = np.asarray(samples[items[0][0]])
+    return [{"variant": k, "p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)),
+             "paired_median_delta_ms": float(np.median(np.asarray(v) - base))}
             for k, v in samples.items()]
 
 
@@ -201,9 +205,11 @@ def _markdown(r: dict) -> str:
         lines.append(f"| {x['backend']} | {x['preset']} | {x['size']}² | {x['params_m']} | {x['precision']} | "
                      f"{x['device']} | {x['p50_ms']:.3f} | {x['p99_ms']:.3f} | {gpu} | {x['runs']} |")
     if r["ort_variants"]:
-        lines += ["", "ONNX Runtime variants (cpu preset, 256², interleaved runs):", "",
-                  "| variant | p50 ms | p99 ms |", "|---|---|---|"]
-        lines += [f"| {x['variant']} | {x['p50_ms']:.3f} | {x['p99_ms']:.3f} |" for x in r["ort_variants"]]
+        lines += ["", "ONNX Runtime variants (cpu preset, 256², runs interleaved in alternating order; "
+                  "Δ = median of per-round differences from the default, robust to the machine's load):", "",
+                  "| variant | p50 ms | p99 ms | paired Δ ms |", "|---|---|---|---|"]
+        lines += [f"| {x['variant']} | {x['p50_ms']:.3f} | {x['p99_ms']:.3f} | {x['paired_median_delta_ms']:+.3f} |"
+                  for x in r["ort_variants"]]
     if r["skipped"]:
         lines += ["", "Not run here:", ""]
         seen = set()

@@ -1,0 +1,118 @@
+"""Decoder cost per preset and resolution: parameters, GFLOPs, ONNX Runtime CPU ms/frame.
+
+    .venv/bin/python benchmarks/latent/decoder_cost.py [--threads 2] [--runs 50]
+
+Writes ``decoder_cost.json`` and ``decoder_cost.md`` next to this script. GFLOPs are counted
+analytically (2 × multiply-accumulates of every Conv2d/Linear; activations, upsampling and
+pixel shuffle ignored). Timings: randomly initialised weights (cost does not depend on them),
+ONNX Runtime CPU execution provider, batch 1, after warm-up; all configurations timed
+interleaved in one process so background load affects them alike. The median and the 90th
+percentile are reported, and the minimum (the closest to the cost on an idle machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def flops(decoder) -> float:
+    import torch
+    from torch import nn
+
+    total = 0.0
+
+    def conv_hook(m, inp, out):
+        nonlocal total
+        k = m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
+        total += 2.0 * out.numel() * k
+
+    def lin_hook(m, inp, out):
+        nonlocal total
+        total += 2.0 * m.in_features * m.out_features
+
+    hooks = [m.register_forward_hook(conv_hook) for m in decoder.modules() if isinstance(m, nn.Conv2d)]
+    hooks += [m.register_forward_hook(lin_hook) for m in decoder.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        decoder(torch.zeros(1, decoder.config.code_size))
+    for h in hooks:
+        h.remove()
+    return total / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--sizes", default="128,256,512")
+    a = ap.parse_args()
+
+    import onnxruntime as ort
+    import torch
+
+    from latentcam.latent.decoder import Decoder
+    from latentcam.latent.export import export_onnx
+    from latentcam.latent.presets import PRESETS, get_preset
+
+    torch.manual_seed(0)
+    configs = []
+    for name in PRESETS:
+        for size in (int(s) for s in a.sizes.split(",")):
+            dec = Decoder(get_preset(name, size=size).decoder).eval()
+            buf = Path(f"/tmp/_decoder_cost_{name}_{size}.onnx")
+            export_onnx(dec, torch.zeros(1, dec.config.code_size), buf, "z", "image")
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = a.threads
+            so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(str(buf), so, providers=["CPUExecutionProvider"])
+            z = np.random.default_rng(0).normal(size=(1, dec.config.code_size)).astype(np.float32)
+            for _ in range(5):
+                sess.run(None, {"z": z})
+            configs.append({"preset": name, "size": size, "sess": sess, "z": z, "times": [],
+                            "params_m": sum(p.numel() for p in dec.parameters()) / 1e6,
+                            "gflops": flops(dec), "onnx_mb": buf.stat().st_size / 1e6})
+            buf.unlink()
+    for _ in range(a.runs):                       # interleaved: load hits every config alike
+        for c in configs:
+            t = time.perf_counter()
+            c["sess"].run(None, {"z": c["z"]})
+            c["times"].append((time.perf_counter() - t) * 1000)
+    rows = []
+    for c in configs:
+        t = np.array(c["times"])
+        rows.append({"preset": c["preset"], "size": c["size"], "params_m": round(c["params_m"], 3),
+                     "gflops": round(c["gflops"], 3), "onnx_mb": round(c["onnx_mb"], 2),
+                     "ms_min": round(float(t.min()), 2), "ms_median": round(float(np.median(t)), 2),
+                     "ms_p90": round(float(np.percentile(t, 90)), 2)})
+    load = os.getloadavg()
+    result = {"threads": a.threads, "runs": a.runs, "onnxruntime": ort.__version__,
+              "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+              "load_average_1_5_15": [round(x, 2) for x in load],
+              "note": "shared 2-core machine with other jobs running: absolute ms are pessimistic",
+              "rows": rows}
+    (HERE / "decoder_cost.json").write_text(json.dumps(result, indent=1))
+    md = ["# Decoder cost per preset and resolution", "",
+          f"ONNX Runtime {ort.__version__} CPU, {a.threads} threads, batch 1, median / p90 of "
+          f"{a.runs} interleaved runs. Machine: {os.cpu_count()} shared CPU cores, load average "
+          f"{load[0]:.1f} during the run (other engineers' jobs) — absolute times are pessimistic. "
+          "Budget for the `cpu` preset: 256² in ≤ 12 ms.", "",
+          "| preset | size | params (M) | GFLOPs | ONNX MB | ms min | ms median | ms p90 |",
+          "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['preset']} | {r['size']}² | {r['params_m']:.2f} | {r['gflops']:.2f} | "
+                  f"{r['onnx_mb']:.1f} | {r['ms_min']:.1f} | {r['ms_median']:.1f} | {r['ms_p90']:.1f} |")
+    (HERE / "decoder_cost.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""One-photo targets on the real astronaut portrait, driven by a real clip, re-tracked by MediaPipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentcam.facekit.blendshapes import INDEX
+from latentcam.facekit.canonical import load_canonical_face
+from latentcam.facekit.landmarks import CHIN, FOREHEAD, LIPS_INNER
+from latentcam.latent.dataset import DatasetError, PrepareOptions, load_dataset, prepare
+from latentcam.latent.mouth import LOWER_INNER, UPPER_INNER, render_mouth
+from latentcam.latent.photo import PhotoOptions, PhotoSource, jaw_weights, open_jaw
+
+FRAMES = 16
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def photo_source(testdata: Path) -> PhotoSource:
+    return PhotoSource(testdata / "astronaut.png", [testdata / "single_face.mp4"],
+                       PhotoOptions(frames=FRAMES, seed=3, crop_size=SIZE, max_driver_frames=40,
+                                    jaw_fraction=0.6))
+
+
+@pytest.fixture(scope="module")
+def photo_dataset(photo_source, tmp_path_factory):
+    out = tmp_path_factory.mktemp("photo") / "astronaut"
+    result = prepare(photo_source, out, PrepareOptions(size=SIZE))
+    return out, result
+
+
+def test_photo_dataset_format_and_provenance(photo_dataset, photo_source, testdata):
+    out, result = photo_dataset
+    ds = load_dataset(out)
+    assert ds.synthetic and ds.manifest["source"]["kind"] == "photo"
+    assert ds.manifest["source"]["path"] == "astronaut.png"
+    # Most synthetic frames must re-track (the dataset is MediaPipe's view of them).
+    assert result.frames >= 0.8 * FRAMES
+    assert result.frames + result.skipped_no_face == FRAMES
+    drivers = ds.manifest["drivers"]
+    assert [d["clip"] for d in drivers] == ["single_face.mp4"]
+    assert len(drivers[0]["sha256"]) == 64 and drivers[0]["frames_used"]
+    assert all(0 <= f < 40 for f in drivers[0]["frames_used"])
+    rows = ds.manifest["synthesis"]["rows"]
+    assert [r[0] for r in rows] == ds.frame_index.tolist()
+    assert "re-tracked" in ds.manifest["synthesis"]["crops"]
+    # Frame 0 is the portrait itself and serves as the background plate.
+    assert ds.manifest["background_frame"] == 0
+    assert ds.background().shape == photo_source.rig.image.shape
+    assert (ds.mask(0) > 127).mean() > 0.2
+
+
+def test_rerun_does_no_work(photo_dataset, photo_source):
+    out, _ = photo_dataset
+    again = prepare(photo_source, out, PrepareOptions(size=SIZE), coverage=False)
+    assert again.processed_now == 0 and again.resumed
+
+
+def test_open_mouth_has_teeth_and_cavity(photo_source):
+    opened = [i for i, r in enumerate(photo_source.recipes) if r.jaw_deg > 12][:3]
+    assert opened, "the recipe mix must contain open-mouth frames"
+    for i in opened:
+        image = photo_source.render(i)
+        target = photo_source.target_landmarks(i)
+        inside = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(inside, [np.round(target[list(LIPS_INNER), :2]).astype(np.int32)], 255)
+        inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
+        pixels = image[inside > 0].astype(np.float32)
+        assert len(pixels) > 100, "the mouth must actually open"
+        value = pixels.max(axis=1)
+        saturation = value - pixels.min(axis=1)
+        teeth = (value > 140) & (saturation < 0.35 * value)        # bright, nearly grey
+        cavity = value < 70
+        assert teeth.mean() > 0.08, f"frame {i}: no teeth in the open mouth"
+        assert cavity.mean() > 0.1, f"frame {i}: no dark oral cavity"
+        # A shaded interior, not a flat black hole.
+        assert np.median(value) > 25 and value.std() > 30
+
+
+def test_retracked_expression_follows_request(photo_dataset, photo_source):
+    out, _ = photo_dataset
+    ds = load_dataset(out)
+    requested = np.array([photo_source.recipes[int(i)].jaw_deg for i in ds.frame_index])
+    jaw_open = ds.blendshapes[:, INDEX["jawOpen"]]
+    assert (requested > 12).sum() >= 3 and (requested == 0).sum() >= 2
+    assert np.corrcoef(requested, jaw_open)[0, 1] > 0.6
+    assert jaw_open[requested > 12].mean() > jaw_open[requested == 0].mean() + 0.15
+    # Requested head turns show up in the re-tracked yaw.
+    yaw = np.array([photo_source.recipes[int(i)].turn[0] for i in ds.frame_index])
+    assert np.corrcoef(yaw, ds.pose[:, 0])[0, 1] > 0.7
+
+
+def test_jaw_articulation_moves_lower_face_only():
+    w = jaw_weights()[:, 0]
+    assert w[list(LOWER_INNER)][2:-2].min() > 0.9 and w[CHIN] > 0.99
+    assert w[list(UPPER_INNER)][2:-2].max() < 0.1 and w[FOREHEAD] < 0.01
+    points = load_canonical_face().vertices.astype(np.float64)
+    full = np.vstack([points, np.zeros((10, 3))])
+    opened = open_jaw(full, jaw_weights(), 20.0)
+    assert opened[CHIN, 1] < full[CHIN, 1] - 2.0          # chin drops by centimetres
+    assert abs(opened[FOREHEAD, 1] - full[FOREHEAD, 1]) < 1e-9
+    gap = opened[14, 1] - opened[13, 1]
+    assert gap < (full[14, 1] - full[13, 1]) - 1.5         # lips part
+
+
+def test_mouth_layer_is_clipped_to_the_lips(photo_source):
+    i = next(i for i, r in enumerate(photo_source.recipes) if r.jaw_deg > 12)
+    target = photo_source.target_landmarks(i)
+    h, w = photo_source.rig.image.shape[:2]
+    layer, alpha, (x0, y0) = render_mouth((h, w), target, photo_source.rig.style)
+    assert layer.shape[:2] == alpha.shape and alpha.max() > 0.99 and alpha.min() == 0.0
+    inner = target[list(LIPS_INNER), :2] - [x0, y0]
+    cx, cy = np.round(inner.mean(axis=0)).astype(int)
+    assert alpha[cy, cx] > 0.99                           # inside the opening
+    assert alpha[0, 0] == 0.0                             # outside the lips
+
+
+def test_bad_photos_are_clear_errors(tmp_path, testdata):
+    with pytest.raises(DatasetError, match="photo not found"):
+        PhotoSource(tmp_path / "nope.jpg", [testdata / "single_face.mp4"])
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not an image at all")
+    with pytest.raises(DatasetError, match="cannot read photo"):
+        PhotoSource(junk, [testdata / "single_face.mp4"])
+    cap = cv2.VideoCapture(str(testdata / "no_face.mp4"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), frame)
+    with pytest.raises(DatasetError, match="no face found in photo"):
+        PhotoSource(empty, [testdata / "single_face.mp4"])
+
+
+def test_cli_photo(tmp_path, testdata):
+    from latentcam.cli import build_app
+
+    out = tmp_path / "cli"
+    res = CliRunner().invoke(build_app(), [
+        "prepare", "--photo", str(testdata / "astronaut.png"), "--out", str(out),
+        "--drivers", str(testdata / "single_face.mp4"), "--frames", "3", "--size", "64"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["synthetic"] is True and manifest["frames"] >= 2
+    assert "Coverage of" in res.output
+    res = CliRunner().invoke(build_app(), ["prepare", str(testdata / "single_face.mp4"),
+                                           "--photo", str(testdata / "astronaut.png"),
+                                           "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "exactly one" in res.output
