@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Target bundle folder to write (resumes if it holds a checkpoint)."),
         preset: str = typer.Option("cpu", "--preset", help="cpu (renders 256² in ≤12 ms on 2 CPU cores) or gpu (larger)."),
         steps: int = typer.Option(3000, "--steps", help="Training steps."),
+        max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after this much wall time (the LR schedule follows time)."),
         size: Optional[int] = typer.Option(None, "--size", help="Output resolution 64/128/256/512 (default 256)."),
         gan: bool = typer.Option(False, "--gan/--no-gan", help="Adversarial + feature-matching losses."),
         vae: bool = typer.Option(True, "--vae/--no-vae", help="VAE code (KL); the mean is used live."),
@@ -48,7 +49,7 @@ def register(app: typer.Typer) -> None:
                 "--factorized" if factorized else "--no-factorized", "--region-mix", str(region_mix),
                 "--seed", str(seed), "--device", device, "--threads", str(threads),
                 "--resume" if resume else "--no-resume", "--licence", licence, "--consent", consent]
-        for flag, value in (("--size", size), ("--frames", frames), ("--batch-size", batch_size),
+        for flag, value in (("--max-minutes", max_minutes), ("--size", size), ("--frames", frames), ("--batch-size", batch_size),
                             ("--lr", lr), ("--name", name)):
             if value is not None:
                 argv += [flag, str(value)]

@@ -418,137 +418,130 @@ def _open_tracker(mode: str):
     return FaceTracker(TrackerOptions(mode=TrackingMode.VIDEO if mode == "video" else TrackingMode.IMAGE))
 
 
-def prepare(source: FrameSource, out: str | Path, options: PrepareOptions = PrepareOptions(),
-            progress: Callable[[int, int | None], None] | None = None,
-            coverage: bool = True) -> PrepareResult:
-    """Track every frame of ``source`` and write the dataset directory ``out``.
+class _Chunks:
+    """Tracked frames committed in chunks under ``.partial/`` (what makes a build resumable).
 
-    Resumable: committed chunks in ``out/.partial`` are kept; a finished dataset with the same
-    source and options is left untouched. ``progress(done, total)`` is called per frame.
+    A chunk is written atomically after its crops and masks, with the next source frame to
+    read and the running no-face count in its metadata.
     """
-    from safetensors.numpy import save_file
 
-    from . import coverage as coverage_mod
+    def __init__(self, partial: Path):
+        self.partial = partial
+        self.raw, self.next_index, self.skipped = _load_chunks(partial)
+        self.count = len(list(partial.glob("chunk_*.safetensors")))
+        self._buf: dict[str, list] = {k: [] for k in RAW_SPECS}
 
-    out = Path(out)
-    if options.size < 32 or options.size > 2048:
-        raise DatasetError(f"--size must be between 32 and 2048 pixels, got {options.size}")
-    if options.max_frames is not None and options.max_frames < 1:
-        raise DatasetError(f"--max-frames must be >= 1, got {options.max_frames}")
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"--out {out} exists and is not a directory.")
-    state = _state_for(source, options)
+    @property
+    def kept(self) -> int:
+        """Frames committed or buffered (the next crop number)."""
+        return int(self.raw["frame_index"].shape[0]) + len(self._buf["frame_index"])
+
+    def add(self, index: int, face) -> None:
+        self._buf["frame_index"].append(index)
+        self._buf["landmarks_px"].append(face.landmarks_px)
+        self._buf["blendshapes"].append(face.blendshapes)
+        self._buf["head_transform"].append(face.head_transform)
+
+    def commit(self, next_index: int) -> None:
+        from safetensors.numpy import save_file
+
+        arrays = {k: np.array(self._buf[k], dtype).reshape(-1, *shape) if self._buf[k]
+                  else _empty_raw(k) for k, (shape, dtype) in RAW_SPECS.items()}
+        path = self.partial / f"chunk_{self.count:06d}.safetensors"
+        tmp = path.with_suffix(".tmp")
+        save_file(arrays, str(tmp), metadata={"next_index": str(next_index),
+                                              "skipped": str(self.skipped)})
+        os.replace(tmp, path)
+        for k in self.raw:
+            self.raw[k] = np.concatenate([self.raw[k], arrays[k]])
+        self.count += 1
+        self.next_index = next_index
+        self._buf = {k: [] for k in RAW_SPECS}
+
+
+def _clear(out: Path) -> None:
+    for name in (MANIFEST_NAME, OBSERVATIONS_NAME, BACKGROUND_NAME, PARTIAL_DIR, CROPS_DIR,
+                 MASKS_DIR, "coverage.png", "coverage.txt"):
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _open_chunks(out: Path, state: dict) -> tuple[_Chunks, bool]:
+    """The committed work of an unfinished build with the same ``state``, or a fresh start."""
     partial = out / PARTIAL_DIR
-    manifest_path = out / MANIFEST_NAME
-
-    if options.force and out.is_dir():
-        for name in (MANIFEST_NAME, OBSERVATIONS_NAME, BACKGROUND_NAME, PARTIAL_DIR, CROPS_DIR,
-                     MASKS_DIR, "coverage.png", "coverage.txt", "synthesis.json"):
-            p = out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-
-    # A finished dataset built from the same source with the same options: nothing to do.
-    if manifest_path.is_file():
-        try:
-            old = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old = {}
-        if old.get("build_state") == state:
-            ds = load_dataset(out)
-            text = coverage_mod.write_report(ds, out).text() if coverage else ""
-            return PrepareResult(out, len(ds), int(old["skipped_no_face"]), 0, True, text)
-        raise DatasetError(
-            f"{out} already holds a dataset built from a different source or with different "
-            "options. Choose another --out folder, or pass --force to overwrite it.")
-
     if partial.is_dir():
-        state_path = partial / STATE_NAME
-        try:
-            old_state = json.loads(state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old_state = None
-        if old_state != state:
+        if _read_json(partial / STATE_NAME) != state:
             raise DatasetError(
                 f"{out} holds an unfinished build of a different source or with different "
                 "options. Re-run with the original arguments to finish it, choose another "
                 "--out folder, or pass --force to start over.")
-        raw, start, skipped = _load_chunks(partial)
-        resumed = True
-    else:
-        partial.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(partial / STATE_NAME, json.dumps(state, indent=1))
-        raw, start, skipped = _load_chunks(partial)
-        resumed = False
-    (out / CROPS_DIR).mkdir(exist_ok=True)
-    (out / MASKS_DIR).mkdir(exist_ok=True)
+        return _Chunks(partial), True
+    partial.mkdir(parents=True)
+    _atomic_write_text(partial / STATE_NAME, json.dumps(state, indent=1))
+    return _Chunks(partial), False
 
-    kept = int(raw["frame_index"].shape[0])
+
+def _track(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chunks,
+           progress: Callable[[int, int | None], None] | None) -> int:
+    """Track frames from ``chunks.next_index`` on, writing crops and masks; returns how many."""
     total = source.count()
-    processed = 0
-    limit_reached = options.max_frames is not None and kept >= options.max_frames
-    buf: dict[str, list] = {k: [] for k in RAW_SPECS}
-    buf_skipped = skipped
-    chunk_no = len(list(partial.glob("chunk_*.safetensors")))
-
-    def commit(next_index: int) -> None:
-        nonlocal chunk_no, buf
-        arrays = {k: np.array(buf[k], dtype).reshape(-1, *shape) if buf[k] else _empty_raw(k)
-                  for k, (shape, dtype) in RAW_SPECS.items()}
-        path = partial / f"chunk_{chunk_no:06d}.safetensors"
-        tmp = partial / f"chunk_{chunk_no:06d}.tmp"
-        save_file(arrays, str(tmp), metadata={"next_index": str(next_index), "skipped": str(buf_skipped)})
-        os.replace(tmp, path)
-        for k in raw:
-            raw[k] = np.concatenate([raw[k], arrays[k]])
-        chunk_no += 1
-        buf = {k: [] for k in buf}
-
     if progress is not None:
-        progress(start, total)
-    if not limit_reached:
-        with _open_tracker(source.tracking_mode) as tracker:
-            next_index = start
-            pending = 0
-            for frame in source.frames(start):
-                result = tracker.track(frame.image, frame.index, frame.time_s)
-                face = result.face
-                if face is None:
-                    buf_skipped += 1
-                else:
-                    i = kept
-                    m = alignment_matrix(face.landmarks_px, options.size)
-                    crop = warp_to_crop(frame.image, m, options.size)
-                    mask = face_mask(transform_points(face.landmarks_px, m), options.size)
-                    _write_png(out / CROPS_DIR / crop_name(i), crop)
-                    _write_png(out / MASKS_DIR / crop_name(i), mask)
-                    buf["frame_index"].append(frame.index)
-                    buf["landmarks_px"].append(face.landmarks_px)
-                    buf["blendshapes"].append(face.blendshapes)
-                    buf["head_transform"].append(face.head_transform)
-                    kept += 1
-                processed += 1
-                pending += 1
-                next_index = frame.index + 1
-                if progress is not None:
-                    progress(next_index, total)
-                if options.max_frames is not None and kept >= options.max_frames:
-                    break
-                if pending >= CHUNK_FRAMES:
-                    commit(next_index)
-                    pending = 0
-            if pending or not list(partial.glob("chunk_*.safetensors")):
-                commit(next_index)
-    skipped = buf_skipped
+        progress(chunks.next_index, total)
+    if options.max_frames is not None and chunks.kept >= options.max_frames:
+        return 0
+    processed = pending = 0
+    next_index = chunks.next_index
+    with _open_tracker(source.tracking_mode) as tracker:
+        for frame in source.frames(chunks.next_index):
+            face = tracker.track(frame.image, frame.index, frame.time_s).face
+            if face is None:
+                chunks.skipped += 1
+            else:
+                m = alignment_matrix(face.landmarks_px, options.size)
+                name = crop_name(chunks.kept)
+                _write_png(out / CROPS_DIR / name, warp_to_crop(frame.image, m, options.size))
+                _write_png(out / MASKS_DIR / name,
+                           face_mask(transform_points(face.landmarks_px, m), options.size))
+                chunks.add(frame.index, face)
+            processed += 1
+            pending += 1
+            next_index = frame.index + 1
+            if progress is not None:
+                progress(next_index, total)
+            if options.max_frames is not None and chunks.kept >= options.max_frames:
+                break
+            if pending >= CHUNK_FRAMES:
+                chunks.commit(next_index)
+                pending = 0
+    if pending or chunks.count == 0:
+        chunks.commit(next_index)
+    return processed
 
-    if raw["frame_index"].shape[0] == 0:
-        raise DatasetError(
-            f"no face found in any of the {skipped} frames of {source.describe()['path']}. "
-            "Use a video where one face is clearly visible, frontal and well lit.")
 
+def _finish(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chunks,
+            state: dict) -> None:
+    """Write observations, background plate and manifest from the committed chunks."""
+    from safetensors.numpy import save_file
+
+    raw = chunks.raw
     n = int(raw["frame_index"].shape[0])
+    if n == 0:
+        what = "synthesised frames of the photo" if source.tracking_mode == "image" else "frames"
+        raise DatasetError(
+            f"no face found in any of the {chunks.skipped} {what} of "
+            f"{source.describe()['path']}. Use a video (or photo) where one face is clearly "
+            "visible, frontal and well lit.")
     arrays = _observation_arrays(raw["landmarks_px"], raw["blendshapes"], raw["head_transform"],
                                  options.size)
     arrays["frame_index"] = raw["frame_index"].astype(np.int64)
@@ -561,14 +554,15 @@ def prepare(source: FrameSource, out: str | Path, options: PrepareOptions = Prep
     if preferred is not None and preferred in set(arrays["frame_index"].tolist()):
         best = int(np.flatnonzero(arrays["frame_index"] == preferred)[0])
     background_frame = int(arrays["frame_index"][best])
-    _write_png(out / BACKGROUND_NAME, source.frame(background_frame))
+    background = source.frame(background_frame)
+    _write_png(out / BACKGROUND_NAME, background)
 
     manifest = {
         "format": FORMAT,
         "version": VERSION,
         "crop_size": options.size,
         "frames": n,
-        "skipped_no_face": skipped,
+        "skipped_no_face": chunks.skipped,
         "source": source.describe(),
         "synthetic": source.tracking_mode == "image",
         "fps": source.fps,
@@ -578,19 +572,57 @@ def prepare(source: FrameSource, out: str | Path, options: PrepareOptions = Prep
         "background_frame": background_frame,
         "background_dataset_index": best,
         "background_alignment": arrays["alignment"][best].astype(float).tolist(),
+        "background_size": [int(background.shape[1]), int(background.shape[0])],
         "build_state": state,
     }
-    bg = cv2.imread(str(out / BACKGROUND_NAME), cv2.IMREAD_COLOR)
-    manifest["background_size"] = [int(bg.shape[1]), int(bg.shape[0])]
     manifest.update(source.manifest_extra(arrays["frame_index"]))
-    _atomic_write_text(manifest_path, json.dumps(manifest, indent=1))
-    shutil.rmtree(partial, ignore_errors=True)
+    _atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=1))
+    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
     # Crops beyond N can remain from an interrupted chunk that was never committed.
     for sub in (CROPS_DIR, MASKS_DIR):
         for p in (out / sub).glob("*.png"):
             if p.stem.isdigit() and int(p.stem) >= n:
                 p.unlink()
 
+
+def prepare(source: FrameSource, out: str | Path, options: PrepareOptions = PrepareOptions(),
+            progress: Callable[[int, int | None], None] | None = None,
+            coverage: bool = True) -> PrepareResult:
+    """Track every frame of ``source`` and write the dataset directory ``out``.
+
+    Resumable: committed chunks in ``out/.partial`` are kept; a finished dataset with the same
+    source and options is left untouched. ``progress(done, total)`` is called per frame;
+    ``coverage`` also writes (and returns the text of) the coverage report.
+    """
+    from . import coverage as coverage_mod
+
+    out = Path(out)
+    if options.size < 32 or options.size > 2048:
+        raise DatasetError(f"--size must be between 32 and 2048 pixels, got {options.size}")
+    if options.max_frames is not None and options.max_frames < 1:
+        raise DatasetError(f"--max-frames must be >= 1, got {options.max_frames}")
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"--out {out} exists and is not a directory.")
+    state = _state_for(source, options)
+    if options.force and out.is_dir():
+        _clear(out)
+
+    old = _read_json(out / MANIFEST_NAME) if (out / MANIFEST_NAME).is_file() else None
+    if old is not None or (out / MANIFEST_NAME).is_file():
+        if old is None or old.get("build_state") != state:
+            raise DatasetError(
+                f"{out} already holds a dataset built from a different source or with different "
+                "options. Choose another --out folder, or pass --force to overwrite it.")
+        # Finished with the same source and options: nothing to do.
+        ds = load_dataset(out)
+        text = coverage_mod.write_report(ds, out).text() if coverage else ""
+        return PrepareResult(out, len(ds), int(old["skipped_no_face"]), 0, True, text)
+
+    chunks, resumed = _open_chunks(out, state)
+    (out / CROPS_DIR).mkdir(exist_ok=True)
+    (out / MASKS_DIR).mkdir(exist_ok=True)
+    processed = _track(source, out, options, chunks, progress)
+    _finish(source, out, options, chunks, state)
     ds = load_dataset(out)
     text = coverage_mod.write_report(ds, out).text() if coverage else ""
-    return PrepareResult(out, n, skipped, processed, resumed, text)
+    return PrepareResult(out, len(ds), chunks.skipped, processed, resumed, text)

@@ -70,6 +70,10 @@ def register(app: typer.Typer) -> None:
         except DatasetError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted: the work done so far is kept in {out}; run the same "
+                       "command again to continue.", err=True)
+            raise typer.Exit(130) from None
         if result.processed_now == 0 and result.resumed:
             typer.echo(f"{out}: already prepared ({result.frames} frames); nothing to do.")
         else:

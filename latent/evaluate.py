@@ -23,7 +23,7 @@ numpy/OpenCV/ONNX Runtime only — no torch.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -37,7 +37,7 @@ from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pos
 from latentcam.facekit.observation import FaceObservation
 
 from .bundle import TargetBundle
-from .features import expression_features, expression_features_batch
+from .features import expression_features
 from .renderer import BundleRenderer, RendererOptions
 
 RETRACK_SIZE = 256   # crops are re-tracked at this size whatever the model's resolution

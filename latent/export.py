@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -164,7 +163,9 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: Decoder, data, pre
         shutil.copyfile(src_bg, out / "background.png")
         files["background"] = {"name": "background.png"}
         scale = size / float(data.manifest.get("crop_size", size))
-        background = {"alignment": (np.asarray(bg_align, dtype=np.float64) * scale).tolist(),
+        # The plate → crop similarity at the bundle's resolution ("size").
+        background = {"file": "background.png", "size": size,
+                      "alignment": (np.asarray(bg_align, dtype=np.float64) * scale).tolist(),
                       "frame": data.manifest.get("background_frame")}
 
     picks = np.linspace(0, len(data) - 1, min(4, len(data))).round().astype(int)

@@ -86,18 +86,14 @@ def mouth_style_from_photo(image: np.ndarray, landmarks_px: np.ndarray) -> Mouth
                       teeth_height)
 
 
-def _apply(similarity: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points[:, :2] @ similarity[:, :2].T + similarity[:, 2]
-
-
 def _teeth_band(edge: np.ndarray, axis_u: np.ndarray, down: np.ndarray, centre: np.ndarray,
-                half_width: float, height: float, direction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Polygon (edge curve + edge shifted by the arch-shaped crown height) and the t of each
-    edge point (-1..1 across the mouth)."""
+                half_width: float, height: float) -> np.ndarray:
+    """Polygon of a teeth row: the ``edge`` curve, then the edge shifted ``down`` by the crown
+    height, which shortens towards the corners along the dental arch."""
     t = ((edge - centre) @ axis_u) / max(half_width, 1e-6)
     crown = height * np.clip(1.0 - TEETH_ARCH_DROP * t ** 2, 0.2, 1.0)
-    other = edge + direction * crown[:, None] * down
-    return np.vstack([edge, other[::-1]]), t
+    other = edge + crown[:, None] * down
+    return np.vstack([edge, other[::-1]])
 
 
 def render_mouth(shape: tuple[int, int], target_px: np.ndarray, style: MouthStyle) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -122,7 +118,7 @@ def render_mouth(shape: tuple[int, int], target_px: np.ndarray, style: MouthStyl
     # the whole opening; crowns shorten towards the corners along the dental arch.
     samples = np.linspace(-1.05, 1.05, 17) * half
     upper_edge = _curve_at(tgt[list(UPPER_INNER)], u, centre, samples)
-    tips_poly, _ = _teeth_band(upper_edge, u, down, centre, half, style.upper_teeth_height * width, +1)
+    tips_poly = _teeth_band(upper_edge, u, down, centre, half, style.upper_teeth_height * width)
     upper_tips = tips_poly[len(samples):][::-1]
     hidden_top = upper_edge - HIDDEN_CROWN * width * down
     upper_poly = np.vstack([hidden_top, upper_tips[::-1]])
@@ -131,8 +127,8 @@ def render_mouth(shape: tuple[int, int], target_px: np.ndarray, style: MouthStyl
     lower_across = np.linspace(-LOWER_ARCH_HALF_WIDTH, LOWER_ARCH_HALF_WIDTH, 13) * width
     lower_top = (_curve_at(tgt[list(LOWER_INNER)], u, centre, lower_across)
                  - LOWER_TEETH_SHOW * width * down)
-    lower_poly, _ = _teeth_band(lower_top, u, down, centre, LOWER_ARCH_HALF_WIDTH * width,
-                                LOWER_TEETH_HEIGHT * width, +1)
+    lower_poly = _teeth_band(lower_top, u, down, centre, LOWER_ARCH_HALF_WIDTH * width,
+                             LOWER_TEETH_HEIGHT * width)
     lower_mid = float(np.mean(lower_top @ down))
     tongue_centre = centre + (lower_mid - centre @ down + (TONGUE_DEPTH + TONGUE_SIZE[1]) * width) * down
     x0 = int(np.floor(inner[:, 0].min())) - 2

@@ -10,8 +10,12 @@ triangles around the face so hair, neck and background follow smoothly. The mout
 filled with a synthesised interior (``mouth.py``); a closing eye is covered by its warped lid.
 
 Variety beyond what the drivers show: the eyes and brows of a frame may come from a different
-driver frame than its mouth (so "eyes closed while smiling" exists even if no driver did it),
-and small random head rotations are added. Every frame's recipe is recorded in the manifest.
+driver frame than its mouth (so "eyes closed while smiling" exists even if no driver did it);
+small random head rotations are added; the jaw is opened by rotating the mandible's landmarks
+about the jaw joints (the sample drivers laugh with stretched lips but hardly drop the jaw);
+and the portrait's own expression (a photo smile) is partly or fully removed in some frames,
+using a blendshape → landmark regression fitted on the drivers (frame 1 is fully relaxed).
+Frame 0 is the portrait itself. Every frame's recipe is recorded in the manifest.
 
 The synthesised frames are then tracked again by ``prepare`` (IMAGE mode): the dataset's
 landmarks, blendshapes, crops and masks are MediaPipe's view of the synthetic image, exactly
@@ -27,17 +31,23 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
+from latentcam.facekit.blendshapes import GROUPS, indices
 from latentcam.facekit.canonical import load_canonical_face
 from latentcam.facekit.geometry import alignment_matrix, canonicalize, euler_to_rotation, head_pose
 from latentcam.facekit.landmarks import FACE_OVAL, LEFT_EYE, LIPS_INNER, NUM_LANDMARKS, RIGHT_EYE
 
 from .dataset import DatasetError, SourceFrame, file_sha256, neutral_score
-from .mouth import MouthStyle, mouth_style_from_photo, render_mouth
+from .mouth import LOWER_INNER, UPPER_INNER, MouthStyle, mouth_style_from_photo, render_mouth
 
 DEFAULT_DRIVER_NAMES = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
+# Bumped whenever the synthesis changes its output, so an old dataset is not taken as current.
+SYNTHESIS_VERSION = 1
 
 # Region mixing: canonical y (cm, +up) where the face changes from "mouth" to "eyes" driver.
 REGION_SPLIT_Y = (-1.2, 0.6)
+# Blendshapes describing the eye region (for picking diverse eye/brow states to mix in).
+EYE_REGION_BLENDSHAPES = (GROUPS["blink"] + GROUPS["eyes_wide"] + GROUPS["brows_up"]
+                          + GROUPS["brows_down"] + ("eyeSquintLeft", "eyeSquintRight"))
 # Eyelid pairs (upper, lower) along each eye contour, used to stop lids crossing.
 RIGHT_LID_PAIRS = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153), (157, 154), (173, 155))
 LEFT_LID_PAIRS = ((466, 249), (388, 390), (387, 373), (386, 374), (385, 380), (384, 381), (398, 382))
@@ -56,6 +66,7 @@ RINGS = ((1.3, 0.55), (1.8, 0.2))
 JAW_HINGE_YZ = (0.0, -4.0)
 JAW_SOFTNESS_CM = (0.06, 1.2)      # transition width at the midline / beyond the mouth corners
 JAW_OPEN_DEG = (4.0, 24.0)         # range of added jaw rotation
+RELAX_RIDGE = 0.01                 # ridge strength (per frame) of the expression regression
 
 
 def default_driver_clips() -> list[Path]:
@@ -79,6 +90,8 @@ class PhotoOptions:
     max_driver_frames: int | None = None   # per clip (None: all frames)
     mix_regions: float = 0.4               # fraction of frames whose eyes come from another frame
     jaw_fraction: float = 0.4              # fraction of frames with an added jaw opening
+    relax_fraction: float = 0.5            # fraction of frames with the portrait's own
+                                           # expression (e.g. its smile) partly removed
     jitter_deg: tuple[float, float, float] = (6.0, 4.0, 3.0)       # random yaw/pitch/roll sd
     max_turn_deg: tuple[float, float, float] = (18.0, 12.0, 10.0)  # clamp of the total turn
     expression_gain: float = 1.0           # scale of the transferred deviations
@@ -127,11 +140,27 @@ def track_driver(path: Path, max_frames: int | None = None) -> DriverTrack:
                        np.median(canon_a[calm], axis=0), np.median(pose_a[calm], axis=0))
 
 
+def expression_offset(drivers: Sequence[DriverTrack], blendshapes: np.ndarray,
+                      ridge: float = RELAX_RIDGE) -> np.ndarray:
+    """(478, 3) canonical deformation that the expression ``blendshapes`` (52,) causes,
+    predicted by a ridge regression blendshapes → landmark deviations fitted on the drivers'
+    real tracked frames. Subtracting it from a portrait relaxes the portrait's own expression
+    (a smiling photo gets a neutral mouth), so the dataset is not stuck at the photo's smile."""
+    from .dataset import EXPRESSION_INDICES
+
+    x = np.vstack([d.blendshapes[:, EXPRESSION_INDICES] for d in drivers]).astype(np.float64)
+    y = np.vstack([(d.canonical - d.neutral).reshape(len(d.frame_index), -1) for d in drivers])
+    x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
+    xc, yc = x - x_mean, y - y_mean
+    coef = np.linalg.solve(xc.T @ xc + ridge * len(x) * np.eye(x.shape[1]), xc.T @ yc)
+    own = np.asarray(blendshapes, np.float64)[EXPRESSION_INDICES]
+    # Predicted deformation at ``own`` minus that at all-zero (neutral) blendshapes.
+    return (own @ coef).reshape(NUM_LANDMARKS, 3)
+
+
 def jaw_weights() -> np.ndarray:
     """(478, 1) how much each landmark follows the mandible (from the canonical face model,
     whose lips are slightly apart, so upper and lower lip separate cleanly)."""
-    from latentcam.facekit.canonical import load_canonical_face
-    from .mouth import LOWER_INNER, UPPER_INNER
 
     v = load_canonical_face().vertices.astype(np.float64)
     upper, lower = v[list(UPPER_INNER)], v[list(LOWER_INNER)]
@@ -264,14 +293,15 @@ class Recipe:
     eyes: tuple[int, int]        # same for the eyes and brows
     turn: tuple[float, float, float]  # yaw/pitch/roll degrees added to the portrait's pose
     jaw_deg: float = 0.0              # added jaw rotation (mouth opening), degrees
+    relax: float = 0.0                # fraction of the portrait's own expression removed
 
 
-def _diverse_pool(drivers: Sequence[DriverTrack], k: int, rng: np.random.Generator) -> list[tuple[int, int]]:
-    """Farthest-point sample of driver frames in expression space (most neutral first)."""
-    from .dataset import EXPRESSION_INDICES
-
+def _diverse_pool(drivers: Sequence[DriverTrack], k: int, rng: np.random.Generator,
+                  columns: np.ndarray) -> list[tuple[int, int]]:
+    """Farthest-point sample of driver frames over the blendshape ``columns`` (most neutral
+    frame first), so rare expressions are as likely as the common ones."""
     keys = [(d, r) for d, tr in enumerate(drivers) for r in range(len(tr.frame_index))]
-    feats = np.vstack([tr.blendshapes[:, EXPRESSION_INDICES] for tr in drivers])
+    feats = np.vstack([tr.blendshapes[:, columns] for tr in drivers])
     scores = np.concatenate([neutral_score(tr.blendshapes, tr.pose) for tr in drivers])
     chosen = [int(np.argmin(scores))]
     dist = np.linalg.norm(feats - feats[chosen[0]], axis=1)
@@ -284,20 +314,28 @@ def _diverse_pool(drivers: Sequence[DriverTrack], k: int, rng: np.random.Generat
 
 def make_recipes(drivers: Sequence[DriverTrack], options: PhotoOptions) -> list[Recipe]:
     """Frame 0 is the portrait itself; the rest cycle through a diverse pool of driver frames."""
+    from .dataset import EXPRESSION_INDICES
+
     rng = np.random.default_rng(options.seed)
-    pool = _diverse_pool(drivers, options.frames, rng)
+    pool = _diverse_pool(drivers, options.frames, rng, EXPRESSION_INDICES)
+    # Eyes and brows of mixed frames come from a pool that is diverse in the eye region alone.
+    eye_pool = _diverse_pool(drivers, options.frames, rng, np.array(indices(EYE_REGION_BLENDSHAPES)))
     recipes = [Recipe(pool[0], pool[0], (0.0, 0.0, 0.0))]
     for i in range(1, options.frames):
         mouth = pool[i % len(pool)]
         eyes = mouth
         if rng.random() < options.mix_regions:
-            eyes = pool[int(rng.integers(len(pool)))]
+            eyes = eye_pool[int(rng.integers(len(eye_pool)))]
         d, r = mouth
         rel = drivers[d].pose[r] - drivers[d].neutral_pose
         turn = rel + rng.normal(0.0, 1.0, 3) * np.array(options.jitter_deg)
         turn = np.clip(turn, -np.array(options.max_turn_deg), np.array(options.max_turn_deg))
         jaw = float(rng.uniform(*JAW_OPEN_DEG)) if rng.random() < options.jaw_fraction else 0.0
-        recipes.append(Recipe(mouth, eyes, tuple(float(round(x, 2)) for x in turn), round(jaw, 2)))
+        relax = float(rng.uniform(0.3, 1.0)) if rng.random() < options.relax_fraction else 0.0
+        if i == 1:   # the portrait with its own expression removed: a neutral reference frame
+            mouth, eyes, turn, jaw, relax = pool[0], pool[0], np.zeros(3), 0.0, 1.0
+        recipes.append(Recipe(mouth, eyes, tuple(float(round(x, 2)) for x in turn), round(jaw, 2),
+                              round(relax, 2)))
     return recipes
 
 
@@ -353,6 +391,7 @@ class PhotoSource:
         lo, hi = REGION_SPLIT_Y
         self._upper_weight = np.clip((y - lo) / (hi - lo), 0.0, 1.0)[:, None]
         self._jaw_weight = jaw_weights()
+        self._own_expression = expression_offset(self.drivers, face.blendshapes)
 
     # --- FrameSource -------------------------------------------------------------------------
     def count(self) -> int:
@@ -367,6 +406,7 @@ class PhotoSource:
 
     def describe(self) -> dict:
         return {"kind": "photo", "path": self.path.name, "sha256": self.sha256,
+                "synthesis_version": SYNTHESIS_VERSION,
                 "work_scale": round(self.work_scale, 4),
                 "width": int(self.rig.image.shape[1]), "height": int(self.rig.image.shape[0]),
                 "frames": len(self.recipes), "seed": self.options.seed,
@@ -382,7 +422,7 @@ class PhotoSource:
                 used[d].add(int(self.drivers[d].frame_index[row]))
             rows.append([int(i), r.mouth[0], int(self.drivers[r.mouth[0]].frame_index[r.mouth[1]]),
                          r.eyes[0], int(self.drivers[r.eyes[0]].frame_index[r.eyes[1]]), *r.turn,
-                         r.jaw_deg])
+                         r.jaw_deg, r.relax])
         return {
             "photo": {"path": self.path.name, "sha256": self.sha256,
                       "work_scale": self.work_scale, "pose": [round(float(x), 2) for x in self.photo_pose]},
@@ -395,7 +435,7 @@ class PhotoSource:
                 "crops": "re-tracked: every synthetic frame is tracked again by MediaPipe "
                          "(IMAGE mode); frames that do not re-track are skipped",
                 "columns": ["frame", "mouth_driver", "mouth_frame", "eyes_driver", "eyes_frame",
-                            "yaw", "pitch", "roll", "jaw_deg"],
+                            "yaw", "pitch", "roll", "jaw_deg", "relax"],
                 "rows": rows,
             },
         }
@@ -410,7 +450,7 @@ class PhotoSource:
         eyes_delta = self.drivers[de].canonical[re_] - self.drivers[de].neutral
         eyes_delta = self._scale_eyes(eyes_delta, self.drivers[de])
         delta = (1 - self._upper_weight) * mouth_delta + self._upper_weight * eyes_delta
-        points = self._canon + self.options.expression_gain * delta
+        points = self._canon - r.relax * self._own_expression + self.options.expression_gain * delta
         self._stop_lid_crossing(points)
         if r.jaw_deg:
             points = open_jaw(points, self._jaw_weight, r.jaw_deg)

@@ -47,6 +47,7 @@ class TrainOptions:
     out_dir: Path
     preset: str = "cpu"
     steps: int = 3000
+    max_minutes: float | None = None  # stop after this wall time (LR schedule follows time)
     size: int | None = None           # output resolution; None → the preset's (256)
     gan: bool = False                 # adversarial + feature-matching losses (see ablation)
     vae: bool = True                  # KL-regularised code (mean used live)
@@ -368,8 +369,15 @@ def train(opts: TrainOptions) -> Path | None:
         progress = _progress(opts, ddp, start)
         t0 = time.perf_counter()
         running: dict[str, float] = {}
+        budget = opts.max_minutes * 60.0 if opts.max_minutes else None
+        done = start
         for step in range(start, opts.steps):
             frac = step / max(1, opts.steps)
+            if budget is not None:
+                used = (time.perf_counter() - t0) / budget
+                if _agree_to_stop(used >= 1.0, ddp, device):
+                    break
+                frac = max(frac, used)
             for group in opt_g.param_groups + (opt_d.param_groups if opt_d else []):
                 group["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
             images, masks, feats = batches(batch)
@@ -420,6 +428,11 @@ def train(opts: TrainOptions) -> Path | None:
                     save_loss_curves(work / "loss_curves.png", history)
                 if done % opts.checkpoint_every == 0 or done == opts.steps:
                     save_checkpoint(work, done, model, disc, opt_g, opt_d, rng, history, opts, preset)
+        if done < opts.steps and ddp.main:        # stopped by the time budget
+            history.append({"step": done, **{k: round(v, 6) for k, v in running.items()}})
+            save_samples(work / "samples" / f"step_{done:06d}.png", model, data, picks)
+            save_loss_curves(work / "loss_curves.png", history)
+            save_checkpoint(work, done, model, disc, opt_g, opt_d, rng, history, opts, preset)
         if progress:
             progress.close()
         elapsed = time.perf_counter() - t0
@@ -428,7 +441,7 @@ def train(opts: TrainOptions) -> Path | None:
         if not ddp.main:
             return None
         model.to("cpu").eval()
-        info = {"steps": opts.steps, "resumed_from": start, "seconds_this_run": round(elapsed, 1),
+        info = {"steps": done, "steps_planned": opts.steps, "resumed_from": start, "seconds_this_run": round(elapsed, 1),
                 "processes": ddp.world, "device": device.type, "batch_per_process": batch,
                 "learning_rate": lr, "final_losses": history[-1] if history else {},
                 "options": _jsonable(asdict(opts))}
@@ -438,28 +451,49 @@ def train(opts: TrainOptions) -> Path | None:
             dist.destroy_process_group()
 
 
-class _progress:
-    """A rich progress bar with the running losses (rank 0 only; None when disabled)."""
+def _agree_to_stop(local: bool, ddp: _Dist, device: torch.device) -> bool:
+    """All ranks stop together (any rank out of time stops everyone)."""
+    if ddp.world == 1:
+        return local
+    flag = torch.tensor([1.0 if local else 0.0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item() > 0)
 
-    def __new__(cls, opts: TrainOptions, ddp: _Dist, start: int):
-        if not (opts.progress and ddp.main):
-            return None
-        return super().__new__(cls)
 
-    def __init__(self, opts: TrainOptions, ddp: _Dist, start: int):
+class _Progress:
+    """A rich progress bar showing the running losses."""
+
+    def __init__(self, total: int, start: int):
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+        # Not a terminal (a log file, CI): plain lines every ~1 % instead of a live bar.
+        self._plain = not Console(stderr=True).is_terminal
+        self._every = max(1, total // 100)
+        self._total = total
+        if self._plain:
+            return
         self._bar = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                              TimeRemainingColumn(), TextColumn("{task.description}"))
         self._bar.start()
-        self._task = self._bar.add_task("", total=opts.steps, completed=start)
+        self._task = self._bar.add_task("", total=total, completed=start)
 
     def update(self, done: int, running: dict[str, float]) -> None:
         text = " ".join(f"{k} {v:.4f}" for k, v in running.items())
+        if self._plain:
+            if done % self._every == 0 or done == self._total:
+                print(f"train {done}/{self._total} {text}", flush=True)
+            return
         self._bar.update(self._task, completed=done, description=text)
 
     def close(self) -> None:
-        self._bar.stop()
+        if not self._plain:
+            self._bar.stop()
+
+
+def _progress(opts: TrainOptions, ddp: _Dist, start: int) -> _Progress | None:
+    """Rank 0 shows progress (when enabled); other ranks stay quiet."""
+    return _Progress(opts.steps, start) if (opts.progress and ddp.main) else None
 
 
 def options_from_args(argv: list[str] | None = None) -> TrainOptions:
@@ -470,6 +504,7 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--preset", default="cpu")
     p.add_argument("--steps", type=int, default=TrainOptions.steps)
+    p.add_argument("--max-minutes", type=float)
     p.add_argument("--size", type=int)
     p.add_argument("--gan", action=argparse.BooleanOptionalAction, default=False)
     p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=True)
@@ -491,9 +526,9 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--consent", default="unspecified")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    return TrainOptions(a.data_dir, a.out, a.preset, a.steps, a.size, a.gan, a.vae, a.factorized,
-                        a.seed, a.batch_size, a.lr, a.frames, a.region_mix, a.jitter_cm,
-                        a.rigid_jitter, sample_every=a.sample_every,
+    return TrainOptions(a.data_dir, a.out, a.preset, a.steps, a.max_minutes, a.size, a.gan,
+                        a.vae, a.factorized, a.seed, a.batch_size, a.lr, a.frames, a.region_mix,
+                        a.jitter_cm, a.rigid_jitter, sample_every=a.sample_every,
                         checkpoint_every=a.checkpoint_every, resume=a.resume, threads=a.threads,
                         device=a.device, name=a.name, licence=a.licence, consent=a.consent,
                         progress=not a.no_progress)

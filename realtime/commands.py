@@ -228,6 +228,7 @@ def register(app: typer.Typer) -> None:
         fps: float = typer.Option(30.0, "--fps", help="Paced (webcam) frame rate."),
         modes: str = typer.Option("serial,overlapped", "--modes", help="Schedules to compare."),
         no_lag: bool = typer.Option(False, "--no-lag", help="Skip the expression-lag measurement."),
+        threads: int = typer.Option(2, "--threads", help="Decoder CPU threads (ONNX Runtime)."),
         record_choice: bool = typer.Option(True, "--record-choice/--no-record-choice",
                                            help="Remember the faster schedule as this machine's live default."),
     ):
@@ -245,7 +246,7 @@ def register(app: typer.Typer) -> None:
                 clip=Path(clip), out_dir=out, target=str(target) if target else None,
                 engines=tuple(e.strip() for e in engines.split(",")) if engines else None,
                 frames=frames, input_size=parse_size(input_size), output_size=parse_size(size),
-                fps=fps, modes=tuple(m.strip() for m in modes.split(",")), lag=not no_lag,
+                fps=fps, modes=tuple(m.strip() for m in modes.split(",")), lag=not no_lag, threads=threads,
                 record_choice=record_choice)
             opts.validate()
         except (ConfigError, ValueError) as exc:

@@ -83,7 +83,7 @@ class Stages:
 
     tracker: object | None = None                   # facekit FaceTracker
     smoother: FaceSmoother | None = None
-    retarget: Callable | None = None                # FaceObservation → retargeted face | None
+    retarget: Callable | None = None                # (FaceObservation, t) → retargeted face | None
     presence: Presence | None = None
     encode: Callable | None = None                  # retargeted face → code (1, Z)
     decoder: object | None = None                   # engines DecoderBackend
@@ -91,6 +91,7 @@ class Stages:
     label: SyntheticLabel | None = None
     engine_name: str = ""
     on_recalibrate: Callable[[], None] | None = None
+    feedback: Callable[[], str | None] | None = None  # calibration hint for the overlay
 
 
 @dataclass
@@ -253,7 +254,7 @@ class LivePipeline:
                 face = st.smoother(face, t)
                 self._last_face = face
         with clock.stage("retarget"):
-            retargeted = st.retarget(face) if face is not None else None
+            retargeted = st.retarget(face, t) if face is not None else None
             motion = None
             if face is not None and st.compositor is not None and c.mode == "portrait":
                 motion = st.compositor.head_motion(face.landmarks_px)
@@ -310,7 +311,8 @@ class LivePipeline:
             return "REAL CAMERA (reveal)"
         if state is PresenceState.HOLD or state is PresenceState.IDLE:
             return "no face"
-        return ""
+        hint = self.stages.feedback() if self.stages.feedback is not None else None
+        return hint or ""
 
     def _write(self, out: np.ndarray, driver: np.ndarray | None, clock: FrameClock | None,
                state: PresenceState | None, lost: bool = False) -> None:

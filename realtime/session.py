@@ -130,8 +130,8 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
     neutral = NeutralFace(target.neutral_points, target.neutral_pose, target.neutral_blendshapes)
     presence = Presence(neutral, config.presence, target.crop_size)
 
-    def retarget(face):
-        out = retargeter.process(face, None)
+    def retarget(face, t):
+        out = retargeter.process(face, t)
         if on_event is not None:
             for event in retargeter.poll_events():
                 on_event(event.message)
@@ -145,7 +145,7 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
                     presence=presence, encode=make_encode(encoder), decoder=decoder,
                     compositor=compositor, label=label,
                     engine_name=f"{decoder.name} {decoder.precision} {decoder.device}",
-                    on_recalibrate=recalibrate)
+                    on_recalibrate=recalibrate, feedback=lambda: retargeter.feedback)
     return Built(stages, target, retargeter, decoder.name)
 
 

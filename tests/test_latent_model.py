@@ -117,15 +117,20 @@ def test_onnx_decoder_and_encoder_match_torch(trained):
         assert np.abs(sess_e.run(None, {"features": f})[0] - enc(torch.from_numpy(f)).numpy()).max() < 1e-4
 
 
-def test_resume_continues_from_checkpoint(trained, dataset, tmp_path):
+def test_resume_continues_from_checkpoint_within_time_budget(trained, dataset, tmp_path):
     from latentcam.latent.train import TrainOptions, train
 
     copy = tmp_path / "b"
     shutil.copytree(trained, copy)
-    out = train(TrainOptions(dataset, copy, size=SIZE, steps=STEPS + 4, batch_size=8,
-                             sample_every=1000, checkpoint_every=1000, progress=False))
+    out = train(TrainOptions(dataset, copy, size=SIZE, steps=STEPS + 10_000, max_minutes=0.1,
+                             batch_size=8, sample_every=10_000, checkpoint_every=10_000,
+                             progress=False))
     info = json.loads((out / "manifest.json").read_text())["provenance"]["training"]
-    assert info["resumed_from"] == STEPS and info["steps"] == STEPS + 4
+    assert info["resumed_from"] == STEPS
+    assert STEPS < info["steps"] < STEPS + 10_000          # stopped by the budget, not the count
+    state = json.loads((copy / "training" / "checkpoint.json").read_text())
+    assert state["step"] == info["steps"]
+    TargetBundle.load(out)
     with pytest.raises(ValueError, match="cannot resume"):
         train(TrainOptions(dataset, copy, size=SIZE, steps=STEPS + 8, gan=True, batch_size=8,
                            progress=False))
@@ -263,3 +268,29 @@ def test_eval_cross_and_errors(trained, testdata, tmp_path):
         evaluate_cross(trained, testdata / "no_face.mp4", EvalOptions(max_frames=5))
     with pytest.raises(EvalError, match="cannot open"):
         evaluate_cross(trained, tmp_path / "missing.mp4")
+
+
+# --- command line ---------------------------------------------------------------------------
+
+def test_cli_eval_explore_and_errors(trained, testdata, tmp_path):
+    from typer.testing import CliRunner
+
+    from latentcam.cli import build_app
+
+    runner = CliRunner()
+    app = build_app()
+    out = tmp_path / "cli_eval"
+    res = runner.invoke(app, ["eval", str(trained), "--video", str(testdata / "single_face.mp4"),
+                              "--mode", "cross", "--frames", "0:10", "--self-calibrate",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "report.json").read_text())["frames_evaluated"] == 10
+    res = runner.invoke(app, ["explore", str(trained), "--out", str(tmp_path / "e.png"),
+                              "--directions", "2", "--steps", "3"])
+    assert res.exit_code == 0 and (tmp_path / "e.png").is_file(), res.output
+    res = runner.invoke(app, ["eval", str(tmp_path / "nope"), "--video", str(testdata / "single_face.mp4")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = runner.invoke(app, ["eval", str(trained), "--video", "x.mp4", "--mode", "sideways"])
+    assert res.exit_code == 2 and "--mode" in res.output
+    res = runner.invoke(app, ["train", str(tmp_path / "nodata"), "--out", str(tmp_path / "t")])
+    assert res.exit_code == 2 and "latentcam prepare" in res.output

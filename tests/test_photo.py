@@ -153,3 +153,14 @@ def test_cli_photo(tmp_path, testdata):
                                            "--photo", str(testdata / "astronaut.png"),
                                            "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "exactly one" in res.output
+
+
+def test_relaxed_frame_removes_the_portraits_smile(photo_dataset, photo_source):
+    """Frame 1 is the portrait with its own expression regressed out: it smiles less."""
+    out, _ = photo_dataset
+    ds = load_dataset(out)
+    assert photo_source.recipes[1].relax == 1.0 and photo_source.recipes[1].jaw_deg == 0.0
+    rows = list(ds.frame_index)
+    assert 0 in rows and 1 in rows
+    smile = ds.blendshapes[:, [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]].mean(axis=1)
+    assert smile[rows.index(1)] < smile[rows.index(0)] - 0.1

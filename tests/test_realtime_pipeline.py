@@ -248,12 +248,18 @@ def test_track_fps_tracks_less_but_renders_every_frame(target_dir, single_face_c
     from latentcam.realtime.replay import load_clip, replay_camera
 
     frames, _ = load_clip(single_face_clip, (640, 480), max_frames=30)
-    source, device = replay_camera(frames, 30.0, 45)
+    source, device = replay_camera(frames, 30.0, 10_000)
     cfg = _config(target_dir, **{"output.size": "640x360", "pipeline.track_fps": 10.0})
     tracked = []
-    tel, _, pipeline = run_live(cfg, source=source, mode="serial", max_frames=45,
+
+    def on_pipeline(p):
+        timer = threading.Timer(2.5, p.request_stop)
+        timer.daemon = True
+        timer.start()
+
+    tel, _, pipeline = run_live(cfg, source=source, mode="serial", on_pipeline=on_pipeline,
                                 on_frame=lambda img, work: tracked.append(work.clock.tracked))
-    assert len(tracked) + tel.counters.source_dropped >= 44
+    assert len(tracked) > 30
     share = sum(tracked) / len(tracked)
     assert 0.2 < share < 0.55, share            # ~1 in 3 frames tracked at 10 of 30 fps
     # Untracked frames reuse the last face: every frame still renders one.

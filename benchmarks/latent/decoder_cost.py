@@ -13,7 +13,6 @@ percentile are reported, and the minimum (the closest to the cost on an idle mac
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
