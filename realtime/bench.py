@@ -159,7 +159,7 @@ def run_once(stages: Stages, frames: list[np.ndarray], opts: BenchOptions, *, mo
         pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],
                                 PipelineOptions(mode=mode, fps=opts.fps, passthrough=passthrough,
                                                 max_frames=total if not paced else None,
-                                                lost_after_s=10.0),
+                                                fill_after_s=10.0, lost_after_s=10.0),
                                 on_frame=on_frame, stop_when=stop_when)
         tel = pipeline.run()
     summary = tel.summary()

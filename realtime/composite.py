@@ -36,6 +36,7 @@ class CompositeOptions:
     erode_px: int = 4               # paste: shrink the mask before feathering (hides the seam)
     colour_match: bool = True       # paste: shift the render's colour to the driver's skin
     colour_smoothing: float = 0.8   # paste: EMA factor of the colour shift (0 = none)
+    edge_fade: float = 0.06         # fade the alpha to 0 over this fraction of the crop border
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -47,6 +48,8 @@ class CompositeOptions:
         lo, hi = self.scale_range
         if not 0 < lo <= 1.0 <= hi:
             raise ValueError(f"composite.scale_range must satisfy 0 < lo <= 1 <= hi; got {self.scale_range}")
+        if not 0.0 <= self.edge_fade < 0.5:
+            raise ValueError(f"composite.edge_fade must be in [0, 0.5); got {self.edge_fade}")
         if self.feather_px < 0 or self.erode_px < 0:
             raise ValueError("composite.feather_px and composite.erode_px must be >= 0")
 
@@ -140,7 +143,7 @@ class Compositor:
                                     invert_affine(np.asarray(plate_to_crop, np.float64)))
         self._reference: np.ndarray | None = None   # driver's alignment at the reference pose
         self._colour_shift = np.zeros(3, np.float32)
-        self._feather_cache: tuple[int, np.ndarray] | None = None
+        self._window: np.ndarray | None = None
 
     # --- reference pose ----------------------------------------------------------------------
     def set_reference(self, landmarks_px: np.ndarray | None) -> None:
@@ -173,7 +176,7 @@ class Compositor:
     def portrait(self, crop_bgra: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
         out = self._plate_out.copy()
         m = self._crop_to_out if motion is None else compose(self._crop_to_out, motion)
-        blend_crop(out, self._checked(crop_bgra), m)
+        blend_crop(out, self._edge_faded(self._checked(crop_bgra)), m)
         return out
 
     def paste(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,
@@ -215,7 +218,23 @@ class Compositor:
             k = 2 * o.feather_px + 1
             alpha = cv2.GaussianBlur(alpha, (k, k), 0)
         out = crop_bgra.copy()
-        out[:, :, 3] = alpha
+        out[:, :, 3] = cv2.multiply(alpha, self._edge_window(), scale=1.0 / 255.0)
+        return out
+
+    def _edge_window(self) -> np.ndarray:
+        """uint8 S×S: 255 inside, ramping to 0 over the outer ``edge_fade`` of the crop, so a
+        decoder alpha that does not reach 0 at the crop border never shows a square edge."""
+        if self._window is None:
+            s = self.crop_size
+            ramp = max(1, int(round(self.options.edge_fade * s)))
+            d = np.minimum(np.arange(s), np.arange(s)[::-1]).astype(np.float32)
+            w1 = np.clip(d / ramp, 0.0, 1.0)
+            self._window = np.round(255.0 * np.outer(w1, w1)).astype(np.uint8)
+        return self._window
+
+    def _edge_faded(self, crop_bgra: np.ndarray) -> np.ndarray:
+        out = crop_bgra.copy()
+        out[:, :, 3] = cv2.multiply(crop_bgra[:, :, 3], self._edge_window(), scale=1.0 / 255.0)
         return out
 
     def _match_colour(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,

@@ -53,7 +53,8 @@ class PipelineOptions:
     lossless: bool | None = None         # None: lossless for file sources, newest-wins for live
     max_frames: int | None = None        # stop after this many input frames
     status_interval_s: float = 0.0       # print a status line this often (0 = never)
-    lost_after_s: float = 1.0            # no frame for this long → "camera lost" repeats
+    fill_after_s: float = 0.25           # live: no frame for this long → re-send the last output
+    lost_after_s: float = 1.0            # live: no frame for this long → "camera lost" banner
 
     def validate(self) -> None:
         if self.mode not in ("serial", "overlapped"):
@@ -185,6 +186,8 @@ class LivePipeline:
         self._last_track_t: float | None = None
         self._last_face: FaceObservation | None = None
         self._last_output: np.ndarray | None = None
+        self._last_write = 0.0
+        self._last_taken = -1e9
         self._paste_at: np.ndarray | None = None      # last driver landmarks (paste mode)
         self._last_driver: np.ndarray | None = None
         self._last_status = 0.0
@@ -205,12 +208,22 @@ class LivePipeline:
 
     # --- the tracking half -------------------------------------------------------------------
     def _take(self, timeout: float):
-        """Read one frame; returns a Frame, None (nothing yet) or END."""
+        """Read one frame; returns a Frame, None (nothing yet) or END.
+
+        A live source faster than the output rate (a 60 fps camera, ``--fps 30``) is thinned
+        to the output rate here, before any work is spent on the extra frames.
+        """
         frame = self.source.read(timeout=timeout)
         if frame is None:
             if getattr(self.source, "finished", False) and not getattr(self.source, "is_live", False):
                 return END
             return None
+        if not self.lossless:
+            due = self._last_taken + 0.9 / self.options.fps
+            if frame.capture_time < due:
+                self.telemetry.counters.dropped += 1
+                return None
+            self._last_taken = frame.capture_time
         return frame
 
     def prepare(self, frame) -> Work:
@@ -334,6 +347,7 @@ class LivePipeline:
             b.sink.write(view)
             self._handle_key(b.sink)
         done = time.monotonic()
+        self._last_write = done
         if clock is not None:
             clock.mark("sink", start, done)
             self.telemetry.record(clock, done)
@@ -368,8 +382,17 @@ class LivePipeline:
             self._last_status = now
             self.on_status(self.telemetry.status_line(self.stages.engine_name, self._state_text))
 
-    def _repeat_lost(self) -> None:
-        """Camera lost: keep the sinks fed with the last output and a banner."""
+    def _fill_gap(self, last_real: float) -> None:
+        """A live source delivered nothing since ``last_real``: keep the sinks fed at the output
+        rate with the last output, marked "camera lost" once the source reports it (or after
+        ``lost_after_s``), so call apps never see the virtual camera stall or vanish."""
+        if not getattr(self.source, "is_live", False):
+            return
+        now = time.monotonic()
+        gap = now - last_real
+        if gap < self.options.fill_after_s or now - self._last_write < 0.9 / self.options.fps:
+            return
+        lost = bool(getattr(self.source, "camera_lost", False)) or gap >= self.options.lost_after_s
         base = self._last_output
         if base is None:
             comp = self.stages.compositor
@@ -377,14 +400,10 @@ class LivePipeline:
             if base is None:
                 return
         frame = base.copy()
-        draw_banner(frame, "camera lost - reconnecting")
+        if lost:
+            draw_banner(frame, "camera lost - reconnecting")
         self.telemetry.counters.repeats += 1
-        self._write(frame, self._last_driver, None, None, lost=True)
-
-    def _camera_lost(self, since_last: float) -> bool:
-        if not getattr(self.source, "is_live", False):
-            return False
-        return bool(getattr(self.source, "camera_lost", False)) or since_last >= self.options.lost_after_s
+        self._write(frame, self._last_driver, None, None, lost=lost)
 
     # --- schedules ---------------------------------------------------------------------------
     def run(self) -> Telemetry:
@@ -412,7 +431,7 @@ class LivePipeline:
 
     def _run_serial(self) -> None:
         period = 1.0 / self.options.fps
-        last_out = time.monotonic()
+        last_real = time.monotonic()
         while not self.stopping and not self._limit_reached():
             item = self._take(timeout=period)
             if item is END:
@@ -420,13 +439,10 @@ class LivePipeline:
             if item is None:
                 if self.stop_when is not None and self.stop_when():
                     break
-                now = time.monotonic()
-                if self._camera_lost(now - last_out):
-                    self._repeat_lost()
-                    last_out = now
+                self._fill_gap(last_real)
                 continue
             self.render(self.prepare(item))
-            last_out = time.monotonic()
+            last_real = time.monotonic()
 
     def _run_overlapped(self) -> None:
         handoff = Handoff(self.lossless)
@@ -453,7 +469,7 @@ class LivePipeline:
         thread = threading.Thread(target=produce, name="latentcam-track", daemon=True)
         thread.start()
         period = 1.0 / self.options.fps
-        last_out = time.monotonic()
+        last_real = time.monotonic()
         try:
             while not self.stopping:
                 item = handoff.get(timeout=period)
@@ -462,14 +478,11 @@ class LivePipeline:
                 if item is None:
                     if not thread.is_alive():
                         break
-                    now = time.monotonic()
-                    if self._camera_lost(now - last_out):
-                        self._repeat_lost()
-                        last_out = now
+                    self._fill_gap(last_real)
                     continue
                 item.clock.end("handoff")
                 self.render(item)
-                last_out = time.monotonic()
+                last_real = time.monotonic()
         finally:
             producer_stop.set()
             handoff.close()

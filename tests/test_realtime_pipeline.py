@@ -130,14 +130,16 @@ def test_face_leaves_output_eases_to_neutral_and_keeps_moving(target_dir, testda
     clip = testdata / "face_noface.mov"
     cfg = _config(target_dir, **{"source.clip": str(clip), "source.paced": True,
                                  "output.size": "480x270", "presence.hold_s": 0.3,
-                                 "presence.ease_s": 0.8, "presence.blink_interval_s": 0.8})
-    states, codes, times, faces = [], [], [], []
+                                 "presence.ease_s": 0.8, "presence.blink_interval_s": 0.8,
+                                 "presence.sway_shift": 0.05})
+    states, codes, times, faces, motions = [], [], [], [], []
 
     def grab(img, work):
         states.append(work.state)
         codes.append(None if work.code is None else work.code.copy())
         times.append(work.clock.capture_time)
-        faces.append(img[60:200, 160:320].astype(np.int16))
+        faces.append(img.astype(np.int16))
+        motions.append(None if work.motion is None else work.motion[:, 2].copy())
 
     run_live(cfg, mode="serial", on_frame=grab)
     assert len(states) == 169                         # no crash, every frame out
@@ -158,8 +160,10 @@ def test_face_leaves_output_eases_to_neutral_and_keeps_moving(target_dir, testda
     end_dist = np.linalg.norm(codes[settled[-1]] - last_live)
     assert hold_dist < 1e-4 < end_dist, (hold_dist, end_dist)  # held, then eased away
     # Keeps moving: idle frames are not a frozen image.
-    diffs = [np.abs(faces[i] - faces[i - 1]).mean() for i in settled[1:]]
-    assert max(diffs) > 0.5, diffs
+    drift = [np.abs(faces[i] - faces[settled[0]]).mean() for i in settled[1:]]
+    assert max(drift) > 0.15 and sum(d > 0.05 for d in drift) >= 5, drift
+    shifts = np.array([motions[i] for i in settled])
+    assert np.ptp(shifts[:, 0]) > 1.0 or np.ptp(shifts[:, 1]) > 1.0   # the head drifts (px)
     assert len({round(float(np.linalg.norm(codes[i])), 4) for i in settled}) > 5
 
 
@@ -188,7 +192,7 @@ def test_camera_outage_keeps_frames_flowing(target_dir, single_face_clip, vcam):
     times = np.array(backend.times)
     assert times[-1] - times[0] > 4.0
     gaps = np.diff(times)
-    assert gaps.max() < 0.6, f"the sink starved for {gaps.max():.2f} s"
+    assert gaps.max() < 0.4, f"the sink starved for {gaps.max():.2f} s"
     assert tel.counters.repeats >= 10                    # "camera lost" frames were sent
     assert any("lost" in e for e in events) and any("reopened" in e for e in events)
     assert source.stats.reopens >= 1
