@@ -219,7 +219,7 @@ class LivePipeline:
                 return END
             return None
         if not self.lossless:
-            due = self._last_taken + 0.9 / self.options.fps
+            due = self._last_taken + 0.75 / self.options.fps
             if frame.capture_time < due:
                 self.telemetry.counters.dropped += 1
                 return None

@@ -210,12 +210,17 @@ def test_long_run_flat_memory_and_latency(target_dir, single_face_clip, n):
     clip_frames = ClipCamera.from_clip(single_face_clip, size=(320, 180)).frames
 
     class SyntheticSource:
-        is_live = True
-        finished = False
+        """Real frames from memory, as fast as the pipeline takes them (lossless)."""
+
+        is_live = False
         camera_lost = False
 
         def __init__(self, n):
             self.n, self.i = n, 0
+
+        @property
+        def finished(self):
+            return self.i >= self.n
 
         def read(self, timeout=None):
             if self.i >= self.n:
@@ -268,3 +273,26 @@ def test_track_fps_tracks_less_but_renders_every_frame(target_dir, single_face_c
     assert 0.2 < share < 0.55, share            # ~1 in 3 frames tracked at 10 of 30 fps
     # Untracked frames reuse the last face: every frame still renders one.
     assert tel.summary()["face_fraction"] == 1.0
+
+
+def test_fast_camera_is_thinned_to_the_output_rate(single_face_clip):
+    """A 60 fps camera with --fps 30: every other frame is skipped before any work is done."""
+    from latentcam.realtime.composite import CompositeOptions, Compositor
+    from latentcam.realtime.label import SyntheticLabel
+    from latentcam.realtime.pipeline import LivePipeline, PipelineOptions, Stages
+    from latentcam.realtime.replay import load_clip, replay_camera
+    from latentcam.realtime.sinks import NullSink
+
+    frames, _ = load_clip(single_face_clip, (320, 240), max_frames=20)
+    source, device = replay_camera(frames, 60.0, 120)
+    sink = NullSink(SinkOptions(320, 180, 30))
+    stages = Stages(compositor=Compositor(CompositeOptions(), 256, (320, 180)), label=SyntheticLabel())
+    with source:
+        pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],
+                                PipelineOptions(passthrough=True, fps=30.0),
+                                stop_when=lambda: device.exhausted)
+        tel = pipeline.run()
+    s = tel.summary()
+    assert 50 <= s["frames"] <= 70, s["frames"]             # ~60 of 120 camera frames
+    assert 25 <= s["fps"] <= 35
+    assert s["dropped"] + s["source_dropped"] >= 50

@@ -102,32 +102,68 @@ def evaluate(a, data_dir: Path, names: list[str], cut: int, n: int) -> None:
     print(_markdown(results))
 
 
+def _row(label: str, m: dict) -> str:
+    bs = m.get("blendshape_mae", {})
+    g = lambda v, p=3: "–" if v is None or v != v else f"{v:.{p}f}"  # noqa: E731
+    return (f"| {label} | {g(m['face_ssim'])} | {g(m['face_psnr'], 2)} | {g(m['crop_ssim'])} | "
+            f"{g(bs.get('mouth'))} / {g(bs.get('eyes'))} / {g(bs.get('brows'))} | {g(bs.get('all'))} | "
+            f"{g(m.get('landmark_error_iod'))} | {g(m.get('jitter_ratio'), 2)} |")
+
+
+def _verdict(r: dict) -> list[str]:
+    v = r["variants"].get("default")
+    if not v or not v.get("nearest_frame"):
+        return []
+    m, b = v["model"], v["nearest_frame"]
+    out = ["## Default vs the nearest-training-frame baseline", ""]
+    ds = m["face_ssim"] - b["face_ssim"]
+    out.append(f"- face SSIM: default {m['face_ssim']:.3f} vs nearest {b['face_ssim']:.3f} "
+               f"({'beats' if ds > 0 else 'LOSES TO'} the baseline by {abs(ds):.3f})")
+    for reg in ("mouth", "eyes", "brows", "all"):
+        a, c = m["blendshape_mae"][reg], b["blendshape_mae"][reg]
+        out.append(f"- blendshape MAE {reg}: default {a:.3f} vs nearest {c:.3f} "
+                   f"({'better' if a < c else 'WORSE'})")
+    return out + [""]
+
+
 def _markdown(r: dict) -> str:
-    rows = ["| variant | face SSIM | face PSNR | crop SSIM | blendshape MAE mouth/eyes/brows | "
-            "landmark err (IOD) | jitter ratio |", "|---|---|---|---|---|---|---|"]
-    base_written = False
+    rows = ["| variant | face SSIM | face PSNR | crop SSIM | blendshape MAE mouth / eyes / brows | "
+            "blendshape MAE all | landmark err (IOD) | jitter ratio |",
+            "|---|---|---|---|---|---|---|---|"]
+    first = next(iter(r["variants"].values()), None)
     for name, v in r["variants"].items():
-        for label, m in ((name, v["model"]),) + ((("nearest training frame (baseline)",
-                                                    v.get("nearest_frame")),) if not base_written else ()):
-            if not m:
-                continue
-            bs = m.get("blendshape_mae", {})
-            rows.append(f"| {label} | {m['face_ssim']:.3f} | {m['face_psnr']:.2f} | {m['crop_ssim']:.3f} | "
-                        f"{bs.get('mouth', float('nan')):.3f} / {bs.get('eyes', float('nan')):.3f} / "
-                        f"{bs.get('brows', float('nan')):.3f} | {m.get('landmark_error_iod', float('nan')):.3f} | "
-                        f"{m.get('jitter_ratio', float('nan')):.2f} |")
-        base_written = True
+        rows.append(_row(name, v["model"]))
+    if first:   # the baselines do not depend on the variant: report them once
+        for key, label in (("nearest_frame", "baseline: nearest training frame"),
+                           ("photo_warp", "baseline: one-photo warp")):
+            if first.get(key):
+                rows.append(_row(label, first[key]))
     desc = "\n".join(f"- **{k}**: {v['description']} (trained {v['train_seconds']:.0f} s)"
                      for k, v in r["variants"].items())
     return (f"# Held-out self-reenactment ablation ({r['clip']})\n\n"
             f"Trained on dataset frames {r['train_frames']} of {r['frames']}, evaluated on the "
             f"remaining {r['heldout_frames']} (later in time); {r['size']}² crops, {r['steps']} "
-            f"steps, same seed. Machine: {r['machine']} — training times are not comparable "
-            f"across runs.\n\n{desc}\n\n" + "\n".join(rows) + "\n\n"
-            "face = inside the face mask; blendshape MAE = mean |driver − re-tracked render| over "
-            "`REGION_GROUPS`; landmark error = mean re-tracked landmark distance / inter-ocular "
-            "distance; jitter ratio = frame-to-frame landmark motion of the render / of the "
-            "driver's real crop (1.0 = as steady as the real video).\n")
+            f"steps of batch 16, same seed. Machine: {r['machine']} — training times are not "
+            f"comparable across runs.\n\n{desc}\n\n" + "\n".join(rows) + "\n\n"
+            "face = inside the face mask; blendshape MAE = mean |re-tracked real crop − re-tracked "
+            "render| over `REGION_GROUPS` (both re-tracked at 256² by MediaPipe); landmark error = "
+            "mean re-tracked landmark distance / inter-ocular distance; jitter ratio = "
+            "frame-to-frame landmark motion of the render / of the real crop (1.0 = as steady as "
+            "the real video).\n\n" + "\n".join(_verdict(r)) + "\n" + NOTES)
+
+
+NOTES = """## Reading these numbers
+
+- `single_face.mp4` is 2.4 s long: its last 20 % (frames 58–71) hold the same smile as the
+  training part, so copying the nearest real training frame is a very strong baseline here
+  (it is a sharp real photograph of almost the same expression).
+- 400 steps on a shared 2-core CPU is a tiny budget: the renders are still blurry, which costs
+  SSIM/PSNR against a sharp real frame. DESIGN.md's GPU runs (70 s on an H200, thousands of
+  steps) reached 0.70–0.74 face SSIM on the harder Wolfgang clip where nearest-frame gets 0.67.
+- The GAN variant (`--gan`) and the VAE-only ablation (`no-vae`) were not trained in this run:
+  the CPU time went to the embedded default target. Defaults therefore keep the GAN off (it
+  has not earned its place) and the VAE on (it is part of the measured default).
+"""
 
 
 if __name__ == "__main__":
