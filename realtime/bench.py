@@ -182,14 +182,19 @@ def _signals(blendshapes: np.ndarray) -> dict[str, np.ndarray]:
             "eyeBlink": (blendshapes[:, INDEX["eyeBlinkLeft"]] + blendshapes[:, INDEX["eyeBlinkRight"]]) / 2}
 
 
-def best_lag(driver: np.ndarray, output: np.ndarray, max_lag: int = 15) -> tuple[int | None, float | None]:
-    """Shift (frames, output behind driver > 0) maximising the Pearson correlation."""
+def best_lag(driver: np.ndarray, output: np.ndarray, max_lag: int = 15,
+             min_lag: int = 0) -> tuple[int | None, float | None]:
+    """Shift (frames, output behind driver > 0) maximising the Pearson correlation.
+
+    The pipeline is causal (an output frame cannot show an expression before the driver made
+    it), so by default only shifts >= 0 are searched; a peak at a negative shift would be noise.
+    """
     best, best_r = None, None
-    for lag in range(-max_lag, max_lag + 1):
+    for lag in range(min_lag, max_lag + 1):
         a = driver[: len(driver) - lag] if lag >= 0 else driver[-lag:]
         b = output[lag:] if lag >= 0 else output[: len(output) + lag]
         ok = np.isfinite(a) & np.isfinite(b)
-        if ok.sum() < 20 or np.std(a[ok]) < 1e-3 or np.std(b[ok]) < 1e-3:
+        if ok.sum() < 20 or np.std(a[ok]) < 0.02 or np.std(b[ok]) < 0.02:
             continue
         r = float(np.corrcoef(a[ok], b[ok])[0, 1])
         if best_r is None or r > best_r:
@@ -197,19 +202,30 @@ def best_lag(driver: np.ndarray, output: np.ndarray, max_lag: int = 15) -> tuple
     return best, best_r
 
 
-def expression_lag(driver_bs: list, outputs: list[np.ndarray], fps: float) -> dict:
-    """Re-track the output frames and correlate jawOpen / eyeBlink with the driver's."""
+def expression_lag(driver_bs: list, outputs: list[np.ndarray], fps: float,
+                   indices: list[int] | None = None) -> dict:
+    """Re-track the output frames and correlate jawOpen / eyeBlink with the driver's.
+
+    ``indices`` are the camera frame numbers of the frames (gaps = frames dropped on the way).
+    """
     from latentcam.facekit.blendshapes import NUM_BLENDSHAPES
     from latentcam.facekit.tracker import FaceTracker
 
-    nan = np.full(NUM_BLENDSHAPES, np.nan, np.float32)
-    drv = np.stack([b if b is not None else nan for b in driver_bs])
-    out = np.empty_like(drv)
+    indices = list(range(len(outputs))) if indices is None else [int(i) for i in indices]
+    length = (max(indices) - min(indices) + 1) if indices else 0
+    base = min(indices) if indices else 0
+    drv = np.full((length, NUM_BLENDSHAPES), np.nan, np.float32)
+    out = np.full((length, NUM_BLENDSHAPES), np.nan, np.float32)
+    tracked = 0
     with FaceTracker() as tracker:
-        for i, img in enumerate(outputs):
+        for k, (i, img) in enumerate(zip(indices, outputs)):
+            if driver_bs[k] is not None:
+                drv[i - base] = driver_bs[k]
             r = tracker.track(img, i, i / fps)
-            out[i] = r.face.blendshapes if r.face is not None else nan
-    found = float(np.isfinite(out[:, 0]).mean()) if len(out) else 0.0
+            if r.face is not None:
+                out[i - base] = r.face.blendshapes
+                tracked += 1
+    found = tracked / len(outputs) if outputs else 0.0
     result = {"output_face_fraction": found, "signals": {}}
     lags = []
     for name, d in _signals(drv).items():
@@ -293,18 +309,21 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
 
     if opts.lag:
         log("[bench] expression lag (re-tracking the output)")
-        driver_bs, outputs = [], []
+        driver_bs, outputs, indices = [], [], []
 
         def keep(img, work):
+            indices.append(work.clock.index)
             driver_bs.append(work.raw_blendshapes)
             outputs.append(cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2),
                                       interpolation=cv2.INTER_AREA))
 
+        # Paced like a webcam, so the smoothing runs on real frame intervals; frames dropped
+        # on the way leave gaps (by camera frame index) that the correlation skips.
         with ExitStack() as stack:
             built = build_stages(_config(opts, default_engine), stack)
-            run_once(built.stages, frames, opts, mode=chosen, paced=False, on_frame=keep,
+            run_once(built.stages, frames, opts, mode=chosen, paced=True, on_frame=keep,
                      total=min(opts.lag_frames, len(frames)))
-        report["expression_lag"] = expression_lag(driver_bs, outputs, opts.fps)
+        report["expression_lag"] = expression_lag(driver_bs, outputs, opts.fps, indices)
         del outputs
     else:
         report["expression_lag"] = {"lag_ms": None, "note": "skipped (--no-lag)"}

@@ -81,6 +81,17 @@ def cover_matrix(src_w: int, src_h: int, dst_w: int, dst_h: int) -> np.ndarray:
     return np.array([[sx, 0.0, -x0 * sx], [0.0, sy, -y0 * sy]])
 
 
+def cover_matrix_at(src_w: int, src_h: int, dst_w: int, dst_h: int,
+                    centre: np.ndarray) -> np.ndarray:
+    """Like ``cover_matrix`` but the kept window is centred on ``centre`` (source pixels),
+    clamped so it stays inside the source."""
+    s = max(dst_w / src_w, dst_h / src_h)
+    cw, ch = dst_w / s, dst_h / s
+    x0 = float(np.clip(centre[0] - cw / 2.0, 0.0, max(0.0, src_w - cw)))
+    y0 = float(np.clip(centre[1] - ch / 2.0, 0.0, max(0.0, src_h - ch)))
+    return np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
+
+
 def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """2×3 affines: ``compose(a, b)`` applies b first, then a."""
     a3 = np.vstack([a, [0.0, 0.0, 1.0]])
@@ -137,10 +148,16 @@ class Compositor:
             raise ValueError("a background plate needs its alignment matrix (plate → crop) to "
                              "place the face; the target bundle's manifest lacks it")
         ph, pw = plate.shape[:2]
-        self._plate_out = cover_resize(plate, self.width, self.height)
+        crop_to_plate = invert_affine(np.asarray(plate_to_crop, np.float64))
+        # Fill the output with the plate, keeping the target's face in view: the window is
+        # centred on the face (not on the plate), clamped to the plate's edges.
+        centre = crop_to_plate[:, :2] @ np.array([crop_size / 2.0, crop_size / 2.0]) + crop_to_plate[:, 2]
+        plate_to_out = cover_matrix_at(pw, ph, self.width, self.height, centre)
+        self._plate_out = cv2.warpAffine(plate, plate_to_out, (self.width, self.height),
+                                         flags=cv2.INTER_AREA if plate_to_out[0, 0] < 1 else cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_REPLICATE)
         # crop → plate → output, before following the driver's head.
-        self._crop_to_out = compose(cover_matrix(pw, ph, self.width, self.height),
-                                    invert_affine(np.asarray(plate_to_crop, np.float64)))
+        self._crop_to_out = compose(plate_to_out, crop_to_plate)
         self._reference: np.ndarray | None = None   # driver's alignment at the reference pose
         self._colour_shift = np.zeros(3, np.float32)
         self._window: np.ndarray | None = None

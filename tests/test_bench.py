@@ -66,4 +66,5 @@ def test_best_lag_finds_a_known_shift():
     output[:3] = 0
     lag, r = best_lag(driver, output)
     assert lag == 3 and r > 0.95
+    assert best_lag(np.zeros(200), output) == (None, None)     # a flat signal is no measurement
     assert markdown  # imported for the CLI

@@ -23,7 +23,12 @@ BUNDLE_CACHE = REPO / ".cache" / "realtime_test_target"
 def build_test_bundle(clip: Path, steps: int = 4) -> Path:
     """A real target bundle trained for a few steps on ``clip`` (cached)."""
     from latentcam.latent.bundle import BundleError, TargetBundle
+    from latentcam.realtime.target import default_target_dir
 
+    embedded = default_target_dir()
+    if (embedded / "manifest.json").is_file():
+        TargetBundle.load(embedded)          # a broken embedded target must fail loudly
+        return embedded
     out = BUNDLE_CACHE / "target"
     try:
         TargetBundle.load(out)
