@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         steps: int = typer.Option(3000, "--steps", help="Training steps."),
         max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after this much wall time (the LR schedule follows time)."),
         size: Optional[int] = typer.Option(None, "--size", help="Output resolution 64/128/256/512 (default 256)."),
-        gan: bool = typer.Option(False, "--gan/--no-gan", help="Adversarial + feature-matching losses."),
+        gan: bool = typer.Option(True, "--gan/--no-gan", help="Hinge GAN + feature-matching losses (on: see benchmarks/latent/ablation.md)."),
         vae: bool = typer.Option(True, "--vae/--no-vae", help="VAE code (KL); the mean is used live."),
         factorized: bool = typer.Option(True, "--factorized/--no-factorized", help="Upper/lower-face encoder branches."),
         region_mix: float = typer.Option(0.5, "--region-mix", help="Fraction of each batch built by region mixing."),

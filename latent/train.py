@@ -49,7 +49,7 @@ class TrainOptions:
     steps: int = 3000
     max_minutes: float | None = None  # stop after this wall time (LR schedule follows time)
     size: int | None = None           # output resolution; None → the preset's (256)
-    gan: bool = False                 # adversarial + feature-matching losses (see ablation)
+    gan: bool = True                  # hinge GAN + feature matching (benchmarks/latent/ablation.md)
     vae: bool = True                  # KL-regularised code (mean used live)
     factorized: bool = True           # upper/lower-face encoder branches
     seed: int = 0
@@ -506,7 +506,7 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--steps", type=int, default=TrainOptions.steps)
     p.add_argument("--max-minutes", type=float)
     p.add_argument("--size", type=int)
-    p.add_argument("--gan", action=argparse.BooleanOptionalAction, default=False)
+    p.add_argument("--gan", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--factorized", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--region-mix", type=float, default=TrainOptions.region_mix)

@@ -34,7 +34,7 @@ def trained(tmp_path_factory, dataset) -> Path:
     from latentcam.latent.train import TrainOptions, train
 
     out = tmp_path_factory.mktemp("target") / "bundle"
-    opts = TrainOptions(dataset, out, size=SIZE, steps=STEPS, batch_size=8, sample_every=40,
+    opts = TrainOptions(dataset, out, size=SIZE, steps=STEPS, gan=False, batch_size=8, sample_every=40,
                         checkpoint_every=40, progress=False, licence="test clip, not shipped",
                         consent="test")
     assert train(opts) == out
@@ -122,7 +122,7 @@ def test_resume_continues_from_checkpoint_within_time_budget(trained, dataset, t
 
     copy = tmp_path / "b"
     shutil.copytree(trained, copy)
-    out = train(TrainOptions(dataset, copy, size=SIZE, steps=STEPS + 10_000, max_minutes=0.1,
+    out = train(TrainOptions(dataset, copy, size=SIZE, steps=STEPS + 10_000, max_minutes=0.1, gan=False,
                              batch_size=8, sample_every=10_000, checkpoint_every=10_000,
                              progress=False))
     info = json.loads((out / "manifest.json").read_text())["provenance"]["training"]
