@@ -265,7 +265,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
     configure_threads(opts.opencv_threads)
     out_dir = Path(opts.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames, clip_fps = load_clip(opts.clip, opts.input_size, max_frames=max(opts.frames, opts.lag_frames))
+    frames, clip_fps = load_clip(opts.clip, opts.input_size, max_frames=opts.frames)
     engines, skipped = (list(opts.engines), {}) if opts.engines else available_engines()
     machine = machine_info()
     report: dict = {"options": {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.__dict__.items()},
@@ -319,10 +319,20 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
 
         # Paced like a webcam, so the smoothing runs on real frame intervals; frames dropped
         # on the way leave gaps (by camera frame index) that the correlation skips.
+        # The clip's last lag_frames frames: clips usually end in their most expressive part
+        # (the default one goes from crying to laughing), and jaw motion is needed to measure.
+        cap = cv2.VideoCapture(str(opts.clip))
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        cap.release()
+        lag_clip, _ = load_clip(opts.clip, opts.input_size, max_frames=opts.lag_frames,
+                                skip=max(0, count - opts.lag_frames))
+        report["expression_lag_frames"] = {"first": max(0, count - opts.lag_frames),
+                                           "count": len(lag_clip)}
         with ExitStack() as stack:
             built = build_stages(_config(opts, default_engine), stack)
-            run_once(built.stages, frames, opts, mode=chosen, paced=True, on_frame=keep,
-                     total=min(opts.lag_frames, len(frames)))
+            run_once(built.stages, lag_clip, opts, mode=chosen, paced=True, on_frame=keep,
+                     total=len(lag_clip))
+        del lag_clip
         report["expression_lag"] = expression_lag(driver_bs, outputs, opts.fps, indices)
         del outputs
     else:
@@ -396,7 +406,9 @@ def markdown(report: dict) -> str:
         f"**Schedule**: {sc['mode']} (paced e2e p99: "
         + ", ".join(f"{k} {_fmt(v)} ms" for k, v in sc["paced_p99_ms"].items())
         + f") — the live default (`--mode auto`) on this machine.",
-        f"**Expression lag**: {_fmt(lag.get('lag_ms'))} ms"
+        f"**Expression lag** (driver vs re-tracked output, paced, "
+        f"{report.get('expression_lag_frames', {}).get('count', '–')} frames from clip frame "
+        f"{report.get('expression_lag_frames', {}).get('first', '–')}): {_fmt(lag.get('lag_ms'))} ms"
         + (f" ({lag['note']})" if lag.get("note") else
            " (" + ", ".join(f"{k}: lag {v['lag_frames']} frames, r={_fmt(v['correlation'], 2)}"
                             for k, v in lag.get("signals", {}).items()) + ")"),

@@ -18,13 +18,17 @@ import numpy as np
 from .composite import cover_resize
 
 
-def load_clip(path: Path, size: tuple[int, int] | None = None, max_frames: int | None = None
-              ) -> tuple[list[np.ndarray], float]:
-    """All frames of ``path`` (optionally cover-resized to ``size``) and the clip's fps."""
+def load_clip(path: Path, size: tuple[int, int] | None = None, max_frames: int | None = None,
+              skip: int = 0) -> tuple[list[np.ndarray], float]:
+    """The frames of ``path`` after the first ``skip`` (optionally cover-resized to ``size``)
+    and the clip's fps."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ValueError(f"cannot open video {path}")
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    for _ in range(max(0, skip)):
+        if not cap.grab():
+            break
     frames: list[np.ndarray] = []
     while max_frames is None or len(frames) < max_frames:
         ok, img = cap.read()

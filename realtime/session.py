@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 #: The schedule with the lower paced-30-fps e2e p99 in ``benchmarks/pipeline/`` on the 2-core
 #: development machine; ``latentcam bench`` records its own machine's pick (``mode_choice_path``).
-DEFAULT_MODE = "serial"
+DEFAULT_MODE = "overlapped"
 
 
 def mode_choice_path() -> Path:
