@@ -30,8 +30,10 @@ from .telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 #: The schedule with the lower paced-30-fps e2e p99 in ``benchmarks/pipeline/`` on the 2-core
-#: development machine; ``latentcam bench`` records its own machine's pick (``mode_choice_path``).
-DEFAULT_MODE = "overlapped"
+#: development machine (serial: when another process takes a core, the two overlapped threads
+#: fight for the remaining one and its p99 triples); ``latentcam bench`` records its own
+#: machine's pick (``mode_choice_path``), which ``--mode auto`` prefers.
+DEFAULT_MODE = "serial"
 
 
 def mode_choice_path() -> Path:
