@@ -12,7 +12,8 @@ the sink write, measured, not summed), fps, sink frame-interval jitter, drops, C
 time. The expression lag (the frame shift at which the driver's and the re-tracked output's
 jawOpen/eyeBlink series correlate best — it includes smoothing) plus the end-to-end latency give
 the audio delay to set in OBS or the call app. The schedule with the lower paced p99 becomes this
-machine's live default. Results: ``bench.json``, ``bench.png`` and ``bench.md`` in the output folder.
+machine's live default. Results: ``bench.json`` (+ ``bench_series.json``, the per-frame series),
+``bench.png`` and ``bench.md`` in the output folder.
 """
 
 from __future__ import annotations
@@ -346,13 +347,23 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["load_average_at_end"] = list(load) if load else None
 
-    (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
+    write_json(report, out_dir)
     plot_report(report, out_dir / "bench.png")
     md = markdown(report)
     (out_dir / "bench.md").write_text(md)
     report["markdown_summary"] = md
     log(f"[bench] wrote {out_dir / 'bench.json'}, bench.png, bench.md")
     return report
+
+
+def write_json(report: dict, out_dir: Path) -> None:
+    """``bench.json`` (every summary number, readable) and ``bench_series.json`` (the per-frame
+    series behind the plots, compact)."""
+    series = {k: r.get("series") for k, r in report["runs"].items()}
+    slim = {**report, "runs": {k: {kk: vv for kk, vv in r.items() if kk != "series"}
+                               for k, r in report["runs"].items()}}
+    (out_dir / "bench.json").write_text(json.dumps(slim, indent=1))
+    (out_dir / "bench_series.json").write_text(json.dumps(series, separators=(",", ":")))
 
 
 def _targets(run: dict) -> dict:
