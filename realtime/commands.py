@@ -129,6 +129,12 @@ def register(app: typer.Typer) -> None:
         label_position: Optional[str] = typer.Option(None, "--label-position", help="top-left | top-right | bottom-left | bottom-right."),
         label_opacity: Optional[float] = typer.Option(None, "--label-opacity", help="0..1"),
         no_smoothing: bool = typer.Option(False, "--no-smoothing", help="Disable One Euro smoothing."),
+        retarget_mode: Optional[str] = typer.Option(None, "--retarget-mode", help="relative (default) | absolute."),
+        sensitivity: Optional[float] = typer.Option(None, "--sensitivity", help="Expression gain in (0, 10] (default: the profile's, else 1)."),
+        mirror_face: bool = typer.Option(False, "--mirror-face", help="Swap the driver's left and right (not the preview mirror)."),
+        invert_yaw: bool = typer.Option(False, "--invert-yaw", help="Turn the target's head the other way."),
+        invert_pitch: bool = typer.Option(False, "--invert-pitch", help="Nod the target's head the other way."),
+        invert_roll: bool = typer.Option(False, "--invert-roll", help="Tilt the target's head the other way."),
         config: Optional[Path] = typer.Option(None, "--config", help="TOML settings file (flags override it)."),
         save_config_to: Optional[Path] = typer.Option(None, "--save-config", help="Write the final settings (incl. live changes) here on exit."),
         stats: Optional[Path] = typer.Option(None, "--stats", help="Write telemetry JSON here on exit."),
@@ -149,6 +155,11 @@ def register(app: typer.Typer) -> None:
             "pipeline.track_fps": track_fps, "pipeline.mode": mode, "composite.mode": composite,
             "label.enabled": False if no_label else None, "label.position": label_position,
             "label.opacity": label_opacity, "smoothing.enabled": False if no_smoothing else None,
+            "retarget.mode": retarget_mode, "retarget.sensitivity": sensitivity,
+            "retarget.mirror": True if mirror_face else None,
+            "retarget.invert_yaw": True if invert_yaw else None,
+            "retarget.invert_pitch": True if invert_pitch else None,
+            "retarget.invert_roll": True if invert_roll else None,
         }
         try:
             cfg = _build_config(config, overrides)

@@ -26,6 +26,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PIPELINE_MODES = ("auto", "serial", "overlapped")
+RETARGET_MODES = ("relative", "absolute")
 ENGINES = ("auto", "onnxruntime", "torch", "tensorrt", "tensorrt-rtx")
 
 
@@ -114,6 +115,22 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class RetargetConfig:
+    mode: str = "relative"           # relative (driver's change from its neutral) | absolute
+    sensitivity: float | None = None # expression gain in (0, 10] (None = the profile's, else 1.0)
+    mirror: bool = False             # swap the driver's left and right
+    invert_yaw: bool = False         # turn the target's head the other way (left/right)
+    invert_pitch: bool = False       # nod the other way (up/down)
+    invert_roll: bool = False        # tilt the other way
+
+    def validate(self) -> None:
+        if self.mode not in RETARGET_MODES:
+            raise ConfigError(f"retarget.mode must be one of {', '.join(RETARGET_MODES)}; got {self.mode!r}")
+        if self.sensitivity is not None and not (0.0 < self.sensitivity <= 10.0):
+            raise ConfigError(f"retarget.sensitivity must be in (0, 10]; got {self.sensitivity}")
+
+
+@dataclass(frozen=True)
 class LiveConfig:
     target: str | None = None        # target bundle folder (None = the embedded default)
     profile: str | None = None       # calibration profile JSON (None = self-calibrate)
@@ -122,6 +139,7 @@ class LiveConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    retarget: RetargetConfig = field(default_factory=RetargetConfig)
     composite: CompositeOptions = field(default_factory=CompositeOptions)
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
     presence: PresenceOptions = field(default_factory=PresenceOptions)
@@ -276,5 +294,5 @@ def defaults_toml() -> str:
 
 
 __all__ = ["ConfigError", "LiveConfig", "SourceConfig", "OutputConfig", "EngineConfig",
-           "PipelineConfig", "load_config", "save_config", "apply_overrides", "config_from_dict",
+           "PipelineConfig", "RetargetConfig", "load_config", "save_config", "apply_overrides", "config_from_dict",
            "config_to_dict", "parse_size", "defaults_toml"]

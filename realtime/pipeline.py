@@ -267,7 +267,8 @@ class LivePipeline:
                 face = st.smoother(face, t)
                 self._last_face = face
         with clock.stage("retarget"):
-            retargeted = st.retarget(face, t) if face is not None else None
+            # Called without a face too (None in, None out): a pending neutral capture sees the gap.
+            retargeted = st.retarget(face, frame.capture_time) if st.retarget is not None else None
             motion = None
             if face is not None and st.compositor is not None and c.mode == "portrait":
                 motion = st.compositor.head_motion(face.landmarks_px)

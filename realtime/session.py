@@ -89,6 +89,16 @@ def target_geometry(target: LiveTarget):
                           neutral_blendshapes=target.neutral_blendshapes)
 
 
+def retarget_options(config: LiveConfig):
+    """``RetargetOptions`` from the ``[retarget]`` settings."""
+    from latentcam.calibration import RetargetMode, RetargetOptions
+
+    r = config.retarget
+    return RetargetOptions(mode=RetargetMode(r.mode), sensitivity=r.sensitivity, mirror=r.mirror,
+                           invert_yaw=r.invert_yaw, invert_pitch=r.invert_pitch,
+                           invert_roll=r.invert_roll)
+
+
 def make_encode(encoder: ExpressionEncoder) -> Callable:
     from latentcam.latent.features import expression_features
 
@@ -125,7 +135,7 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
         return Built(stages, target, None, "passthrough")
     tracker = stack.enter_context(FaceTracker())
     profile = CalibrationProfile.load(config.profile) if config.profile else None
-    retargeter = Retargeter(profile, target_geometry(target))
+    retargeter = Retargeter(profile, target_geometry(target), retarget_options(config))
     if profile is None and on_event is not None:
         on_event("no calibration profile: self-calibrating from the first still, frontal second "
                  "(look at the camera with a relaxed face)")
@@ -247,4 +257,5 @@ def run_live(config: LiveConfig, *, source=None, extra_outputs: list[SinkBinding
 
 
 __all__ = ["DEFAULT_MODE", "run_live", "build_stages", "open_live_source", "open_outputs",
-           "resolve_mode", "configure_threads", "config_with_controls", "pipeline_options"]
+           "resolve_mode", "configure_threads", "config_with_controls", "pipeline_options",
+           "retarget_options"]

@@ -92,3 +92,62 @@ def test_live_changes_are_saved_back(tmp_path):
     assert saved.smoothing.enabled is False and saved.output.mirror_preview is False
     apply_key(controls, 27)
     assert controls.quit
+
+
+def test_retarget_table_parses_and_round_trips(tmp_path):
+    path = tmp_path / "live.toml"
+    path.write_text('[retarget]\nmode = "absolute"\nsensitivity = 1.5\nmirror = true\n'
+                    "invert_yaw = true\ninvert_roll = true\n")
+    cfg = load_config(path)
+    r = cfg.retarget
+    assert r.mode == "absolute" and r.sensitivity == 1.5 and r.mirror is True
+    assert r.invert_yaw is True and r.invert_pitch is False and r.invert_roll is True
+    assert LiveConfig().retarget.mode == "relative" and LiveConfig().retarget.sensitivity is None
+    assert load_config(save_config(cfg, tmp_path / "saved.toml")) == cfg
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"retarget": {"mirrror": True}}, r"unknown setting 'retarget.mirrror'"),
+    ({"retarget": {"mode": "sideways"}}, "retarget.mode must be one of relative, absolute"),
+    ({"retarget": {"sensitivity": 0.0}}, r"retarget.sensitivity must be in \(0, 10\]"),
+    ({"retarget": {"sensitivity": 11}}, r"retarget.sensitivity must be in \(0, 10\]"),
+    ({"retarget": {"sensitivity": "high"}}, "retarget.sensitivity must be a number"),
+    ({"retarget": {"mirror": "yes"}}, "retarget.mirror must be true or false"),
+])
+def test_bad_retarget_settings_are_named(data, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(data)
+
+
+def test_retarget_flags_override_the_toml(tmp_path, monkeypatch):
+    """The flags of `latentcam live` as typed (in-process; the run itself is stubbed out)."""
+    import typer
+    from typer.testing import CliRunner
+
+    from latentcam.realtime import commands
+
+    path = tmp_path / "live.toml"
+    path.write_text('[retarget]\nmode = "absolute"\nsensitivity = 2.0\ninvert_pitch = true\n')
+    seen = {}
+
+    def fake_run(cfg, **kw):
+        seen["cfg"] = cfg
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(commands, "_run", fake_run)
+    app = typer.Typer()
+    commands.register(app)
+    runner = CliRunner()
+
+    runner.invoke(app, ["live", "--config", str(path)])
+    r = seen.pop("cfg").retarget          # the file alone
+    assert (r.mode, r.sensitivity, r.mirror, r.invert_pitch) == ("absolute", 2.0, False, True)
+
+    runner.invoke(app, ["live", "--config", str(path), "--retarget-mode", "relative",
+                        "--sensitivity", "0.5", "--mirror-face", "--invert-yaw", "--invert-roll"])
+    r = seen.pop("cfg").retarget          # flags win; untouched settings keep the file's values
+    assert (r.mode, r.sensitivity, r.mirror) == ("relative", 0.5, True)
+    assert r.invert_yaw and r.invert_pitch and r.invert_roll
+
+    result = runner.invoke(app, ["live", "--retarget-mode", "sideways"])
+    assert result.exit_code == 2 and "cfg" not in seen
