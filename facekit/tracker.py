@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -30,6 +33,32 @@ class TrackerOptions:
     model_path: Path = FACE_MODEL_PATH
     model_sha256: str = FACE_MODEL_SHA256
     model_size: int | None = FACE_MODEL_SIZE
+    quiet_native_logs: bool = True      # hide MediaPipe's start-up INFO/WARNING lines on stderr
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(enabled: bool):
+    """Point file descriptor 2 at the null device while MediaPipe's graph starts.
+
+    MediaPipe's C++ side logs start-up notices through absl straight to fd 2 (no environment
+    variable silences them). Failures still surface as Python exceptions.
+    """
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _bbox(points: np.ndarray) -> tuple[float, float, float, float]:
@@ -76,7 +105,9 @@ class FaceTracker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(task_options)
+        with _native_stderr_silenced(options.quiet_native_logs):
+            self._landmarker = vision.FaceLandmarker.create_from_options(task_options)
+        self._warm = not options.quiet_native_logs  # the first inference logs too
         self._last_timestamp_ms = -1
         self._previous_bbox: tuple[float, float, float, float] | None = None
         self._closed = False
@@ -111,13 +142,15 @@ class FaceTracker:
         start = time.perf_counter()
         rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        if self.options.mode is TrackingMode.VIDEO:
-            # VIDEO mode needs strictly increasing integer timestamps.
-            ts = max(int(round(capture_time * 1000.0)), self._last_timestamp_ms + 1)
-            self._last_timestamp_ms = ts
-            result = self._landmarker.detect_for_video(image, ts)
-        else:
-            result = self._landmarker.detect(image)
+        with _native_stderr_silenced(not self._warm):
+            if self.options.mode is TrackingMode.VIDEO:
+                # VIDEO mode needs strictly increasing integer timestamps.
+                ts = max(int(round(capture_time * 1000.0)), self._last_timestamp_ms + 1)
+                self._last_timestamp_ms = ts
+                result = self._landmarker.detect_for_video(image, ts)
+            else:
+                result = self._landmarker.detect(image)
+        self._warm = True
         faces = self._convert(result, frame_bgr.shape[1], frame_bgr.shape[0])
         face = self._choose(faces)
         self._previous_bbox = face.bbox if face is not None else None
