@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/latent/ablation.py                 # prepare, train, evaluate
     .venv/bin/python benchmarks/latent/ablation.py --phase eval    # re-evaluate trained variants
 
-Writes ``benchmarks/latent/ablation.json`` and ``ablation.md`` (numbers only). Images from the
+Writes ``benchmarks/latent/ablation_<clip>.json`` and ``.md`` (numbers only; the notes at the end
+of the markdown discuss the single_face run — edit them when you rerun on another clip). Images from the
 third-party clip go to the work directory (default ``.cache/bench/latent``), never the repo.
 Each variant is trained with the same seed, steps, size and data; a variant is skipped when its
 bundle already exists (delete it to retrain).
@@ -99,8 +100,9 @@ def evaluate(a, data_dir: Path, names: list[str], cut: int, n: int) -> None:
                                      "train_seconds": manifest["provenance"]["training"]["seconds_this_run"],
                                      "final_losses": manifest["provenance"]["training"]["final_losses"],
                                      **report}
-    (HERE / "ablation.json").write_text(json.dumps(results, indent=1))
-    (HERE / "ablation.md").write_text(_markdown(results))
+    stem = {"single_face": "single_face", "WolfgangLanger_Pexels": "wolfgang"}.get(a.clip.stem, a.clip.stem)
+    (HERE / f"ablation_{stem}.json").write_text(json.dumps(results, indent=1))
+    (HERE / f"ablation_{stem}.md").write_text(_markdown(results))
     print(_markdown(results))
 
 
