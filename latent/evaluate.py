@@ -198,43 +198,42 @@ def drive(clip: Path, renderer: BundleRenderer, driver: DriverFn, options: EvalO
 
     from .dataset import face_mask
 
+    from latentcam.facekit.sources import SourceError, VideoFileSource
+
     clip = Path(clip)
-    cap = cv2.VideoCapture(str(clip))
-    if not cap.isOpened():
-        raise EvalError(f"cannot open video {clip}: missing or not a video OpenCV can read")
+    try:
+        source = VideoFileSource(clip)
+    except SourceError as exc:
+        raise EvalError(f"cannot open video {clip}: {exc}") from None
     start, stop = _frame_range(options.frames)
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    fps = source.info.fps
     size = renderer.bundle.resolution
     out = _Driven()
-    try:
-        with FaceTracker() as tracker:
-            i = 0
-            while stop is None or i < stop:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                # Track every frame from the start so VIDEO-mode tracking is warm at `start`.
-                face = tracker.track(frame, i, i / fps).face
-                if i >= start:
-                    if face is None:
-                        out.skipped += 1
-                    else:
-                        points, blend, pose = driver(face)
-                        feats = expression_features(points, blend, pose)
-                        m = alignment_matrix(face.landmarks_px, size)
-                        out.index.append(i)
-                        out.faces.append(face)
-                        out.features.append(feats)
-                        out.renders.append(renderer.render(feats))
-                        out.real.append(warp_to_crop(frame, m, size))
-                        out.masks.append(face_mask(transform_points(face.landmarks_px, m), size)
-                                         .astype(np.float32) / 255.0)
-                        out.canonical.append(canonicalize(face.landmarks_px).points)
-                        if options.max_frames and len(out.index) >= options.max_frames:
-                            break
-                i += 1
-    finally:
-        cap.release()
+    with source, FaceTracker() as tracker:
+        while (frame_in := source.read()) is not None:
+            i, frame = frame_in.index, frame_in.image
+            if stop is not None and i >= stop:
+                break
+            # Track every frame from the start so VIDEO-mode tracking is warm at `start`.
+            face = tracker.track(frame, i, i / fps).face
+            if i < start:
+                continue
+            if face is None:
+                out.skipped += 1
+                continue
+            points, blend, pose = driver(face)
+            feats = expression_features(points, blend, pose)
+            m = alignment_matrix(face.landmarks_px, size)
+            out.index.append(i)
+            out.faces.append(face)
+            out.features.append(feats)
+            out.renders.append(renderer.render(feats))
+            out.real.append(warp_to_crop(frame, m, size))
+            out.masks.append(face_mask(transform_points(face.landmarks_px, m), size)
+                             .astype(np.float32) / 255.0)
+            out.canonical.append(canonicalize(face.landmarks_px).points)
+            if options.max_frames and len(out.index) >= options.max_frames:
+                break
     if not out.index:
         raise EvalError(f"no face found in {clip} frames {options.frames or 'all'}; pick a clip "
                         f"(or range) where a face is visible")
