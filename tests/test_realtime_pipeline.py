@@ -9,7 +9,6 @@ import time
 import cv2
 import numpy as np
 import pytest
-import pyvirtualcam
 
 from latentcam.realtime.config import LiveConfig, apply_overrides
 from latentcam.realtime.label import SyntheticLabel
@@ -18,41 +17,14 @@ from latentcam.realtime.presence import PresenceState
 from latentcam.realtime.session import run_live
 from latentcam.realtime.sinks import SinkOptions, VirtualCameraSink
 
-from test_realtime_fixtures import ClipCamera, build_test_bundle, clip_camera_opener
-
-
-class MemoryBackend:
-    """pyvirtualcam backend keeping frames and their arrival times."""
-
-    last: "MemoryBackend | None" = None
-
-    def __init__(self, *, width, height, fps, fourcc, device, **kw):
-        self.width, self.height, self.fourcc = width, height, fourcc
-        self.frames: list[np.ndarray] = []
-        self.times: list[float] = []
-        self.closed = False
-        MemoryBackend.last = self
-
-    def send(self, frame):
-        self.frames.append(frame.reshape(self.height, self.width, 3).copy())
-        self.times.append(time.monotonic())
-
-    def close(self):
-        self.closed = True
-
-    def device(self):
-        return "memory"
-
-    def native_fourcc(self):
-        return self.fourcc
+from test_realtime_fixtures import (ClipCamera, build_test_bundle, clip_camera_opener,
+                                    memory_backend_registered)
 
 
 @pytest.fixture()
 def vcam():
-    pyvirtualcam.register_backend("latentcam-memory", MemoryBackend)
-    MemoryBackend.last = None
-    yield MemoryBackend
-    pyvirtualcam.camera.BACKENDS.pop("latentcam-memory", None)
+    with memory_backend_registered("latentcam-memory") as backend:
+        yield backend
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +71,7 @@ def test_clip_to_file_and_virtual_camera_lossless(tmp_path, target_dir, single_f
     frames = _read_all(out)
     assert len(frames) == 72                       # every input frame → exactly one output frame
     assert frames[0].shape == (360, 640, 3)
-    backend = vcam.last
+    backend = vcam.instances[-1]
     assert len(backend.frames) == 72 and backend.closed
     label = SyntheticLabel()
     assert all(_label_present(f, label) for f in backend.frames)
@@ -188,7 +160,7 @@ def test_camera_outage_keeps_frames_flowing(target_dir, single_face_clip, vcam):
     tel, _, _ = run_live(cfg, source=source, mode="overlapped",
                          extra_outputs=[SinkBinding(cam, "output")], on_pipeline=on_pipeline)
     cam.close()
-    backend = vcam.last
+    backend = vcam.instances[-1]
     times = np.array(backend.times)
     assert times[-1] - times[0] > 4.0
     gaps = np.diff(times)

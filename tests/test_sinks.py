@@ -14,37 +14,13 @@ from latentcam.realtime.sinks import (
     VirtualCameraSink, open_sink, PreviewSink,
 )
 
-
-class MemoryBackend:
-    """A pyvirtualcam backend that keeps what arrives (registered under a test name)."""
-
-    instances: list["MemoryBackend"] = []
-
-    def __init__(self, *, width, height, fps, fourcc, device, **kw):
-        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
-        self.frames: list[np.ndarray] = []
-        self.closed = 0
-        MemoryBackend.instances.append(self)
-
-    def send(self, frame):
-        self.frames.append(frame.copy())
-
-    def close(self):
-        self.closed += 1
-
-    def device(self):
-        return "memory"
-
-    def native_fourcc(self):
-        return self.fourcc
+from test_realtime_fixtures import memory_backend_registered
 
 
 @pytest.fixture()
 def memory_backend():
-    MemoryBackend.instances.clear()
-    pyvirtualcam.register_backend("latentcam-test", MemoryBackend)
-    yield MemoryBackend
-    pyvirtualcam.camera.BACKENDS.pop("latentcam-test", None)
+    with memory_backend_registered("latentcam-test") as backend:
+        yield backend
 
 
 def test_virtual_camera_receives_bgr_frames_in_order(memory_backend):
