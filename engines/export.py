@@ -30,9 +30,12 @@ PRECISIONS = ("fp32", "fp16")
 
 #: Max |ONNX Runtime − torch fp32| over the check codes, decoder output in 0..1. Measured here on
 #: the `cpu` preset decoder (256², weights spanning the output range): 9e-8 (fp32) and 8e-4
-#: (fp16 graph; torch's own fp16 on CPU: 1.4e-3). The bounds leave headroom for GPU kernels,
-#: which accumulate differently.
-FP32_MAX_ABS_ERROR = 1e-4
+#: (fp16 graph; torch's own fp16 on CPU: 1.4e-3). The warping decoder samples a texture at
+#: computed coordinates, so float rounding in the coordinates shows up scaled by the texture's
+#: gradient: 1.4e-4 in fp32 with random weights (displacements across the whole crop), 1e-5 for
+#: a trained one. The bounds leave headroom for GPU kernels, which accumulate differently, and
+#: stay well under one uint8 level (0.0039).
+FP32_MAX_ABS_ERROR = 1e-3
 FP16_MAX_ABS_ERROR = 1.5e-2
 MAX_ABS_ERROR = {"fp32": FP32_MAX_ABS_ERROR, "fp16": FP16_MAX_ABS_ERROR}
 

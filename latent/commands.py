@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         gan: bool = typer.Option(True, "--gan/--no-gan", help="Hinge GAN + feature-matching losses (on: see benchmarks/latent/ablation.md)."),
         vae: bool = typer.Option(True, "--vae/--no-vae", help="VAE code (KL); the mean is used live."),
         factorized: bool = typer.Option(True, "--factorized/--no-factorized", help="Upper/lower-face encoder branches."),
+        warp: bool = typer.Option(True, "--warp/--no-warp", help="Decoder warps a learned texture of the target (sharper; see benchmarks/latent/ablation_single_face.md)."),
         region_mix: float = typer.Option(0.5, "--region-mix", help="Fraction of each batch built by region mixing."),
         frames: Optional[str] = typer.Option(None, "--frames", help="Train on dataset frames A:B only (e.g. 0:0.8)."),
         seed: int = typer.Option(0, "--seed"),
@@ -46,7 +47,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         argv = [str(data_dir), "--out", str(out), "--preset", preset, "--steps", str(steps),
                 "--gan" if gan else "--no-gan", "--vae" if vae else "--no-vae",
-                "--factorized" if factorized else "--no-factorized", "--region-mix", str(region_mix),
+                "--factorized" if factorized else "--no-factorized", "--warp" if warp else "--no-warp",
+                "--region-mix", str(region_mix),
                 "--seed", str(seed), "--device", device, "--threads", str(threads),
                 "--resume" if resume else "--no-resume", "--licence", licence, "--consent", consent]
         for flag, value in (("--max-minutes", max_minutes), ("--size", size), ("--frames", frames), ("--batch-size", batch_size),

@@ -5,9 +5,22 @@ colour order plus an alpha matte of the face region), in the alignment-crop fram
 ``facekit.geometry.alignment_matrix`` at S = ``config.size``.
 
 z → linear → (C0, 4, 4) → upsampling stages (nearest ×2, then ``convs_per_stage`` 3×3 convs with
-LeakyReLU) up to S/2 → one 3×3 conv to 16 channels + pixel shuffle ×2 → (4, S, S) → sigmoid.
+LeakyReLU) up to S/2 → one 3×3 conv + pixel shuffle ×2 → full resolution → sigmoid.
 The last stage at full resolution is a pixel shuffle rather than a conv because a conv at S²
 costs as much as all the others together, and the CPU preset must render 256² in ≤ 12 ms.
+
+With ``warp=True`` (the training default) the decoder also holds a *texture*: a (3, S, S) image
+of the target, initialised from its most neutral training crop and refined in training. From the
+features at S/8 the decoder predicts a smooth displacement field (2 channels, bilinearly
+upsampled to S), and at full resolution a blend weight; the colour is
+
+    blend · texture warped by the field + (1 − blend) · the generated colour.
+
+Skin, eyes and hair keep the texture's detail, moved into the expression, while the generated
+branch paints what a warp cannot make (teeth, a closed eye over an open one). A plain conv decoder
+trained for minutes on a CPU renders blurry faces that lose to copying the nearest training
+frame; the warp keeps them sharp (``benchmarks/latent/ablation_single_face.md``). The field and
+blend are zero-initialised: training starts from "texture in place, half blended".
 """
 
 from __future__ import annotations
@@ -15,8 +28,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,8 @@ class DecoderConfig:
     size: int = 256                      # S: output side, a power of two in 64..512
     channels: tuple[int, ...] = (256, 192, 128, 96, 64, 32, 24)  # C per stage, 4² upwards
     convs_per_stage: int = 1             # 3×3 convs after each upsampling
+    warp: bool = False                   # texture + displacement field (module docstring)
+    max_shift: float = 0.25              # largest displacement, in units of the crop side
 
 
 class Decoder(nn.Module):
@@ -48,10 +65,53 @@ class Decoder(nn.Module):
                 width = chans[i + 1]
             blocks.append(nn.Sequential(*mods))
         self.blocks = nn.Sequential(*blocks)
-        self.to_bgra = nn.Sequential(nn.Conv2d(chans[stages], 16, 3, padding=1), nn.PixelShuffle(2))
+        out_channels = 5 if config.warp else 4     # BGRA (+ blend logit)
+        self.to_bgra = nn.Sequential(nn.Conv2d(chans[stages], 4 * out_channels, 3, padding=1),
+                                     nn.PixelShuffle(2))
         self._c0 = chans[0]
+        if config.warp:
+            # Block k outputs 2^(k+3) px: S/8 is block log2(S) - 6 (the first block for S = 64).
+            self._flow_block = max(0, int(math.log2(s)) - 6)
+            self.to_flow = nn.Conv2d(chans[self._flow_block + 1], 2, 3, padding=1)
+            nn.init.zeros_(self.to_flow.weight)
+            nn.init.zeros_(self.to_flow.bias)
+            self.texture = nn.Parameter(torch.full((1, 3, s, s), 0.5))
+
+    @torch.no_grad()
+    def set_texture(self, bgr: np.ndarray) -> None:
+        """Initialise the texture from a uint8 (S, S, 3) BGR crop of the target."""
+        s = self.config.size
+        if bgr.shape != (s, s, 3):
+            raise ValueError(f"texture must be ({s}, {s}, 3) BGR, got {bgr.shape}")
+        img = torch.from_numpy(np.ascontiguousarray(bgr)).float().div(255.0)
+        self.texture.copy_(img.permute(2, 0, 1)[None])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """(B, Z) → (B, 4, S, S) BGRA in [0, 1]."""
-        x = nn.functional.leaky_relu(self.fc(z), 0.2).view(-1, self._c0, 4, 4)
-        return torch.sigmoid(self.to_bgra(self.blocks(x)))
+        x = F.leaky_relu(self.fc(z), 0.2).view(-1, self._c0, 4, 4)
+        if not self.config.warp:
+            return torch.sigmoid(self.to_bgra(self.blocks(x)))
+        flow = None
+        for k, block in enumerate(self.blocks):
+            x = block(x)
+            if k == self._flow_block:
+                flow = torch.tanh(self.to_flow(x)) * (2 * self.config.max_shift)
+        out = self.to_bgra(x)
+        # Sampling coordinates stay float32 even in an fp16 decoder: an fp16 coordinate is off by
+        # up to 0.1 px at 256², which the texture's edges turn into visible errors.
+        s = self.config.size
+        flow = F.interpolate(flow.float(), size=(s, s), mode="bilinear", align_corners=False)
+        grid = _identity_grid(s, flow.device) + flow.permute(0, 2, 3, 1)
+        texture = self.texture.clamp(0, 1).float().expand(z.shape[0], -1, -1, -1)
+        warped = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border",
+                               align_corners=False).to(out.dtype)
+        blend = torch.sigmoid(out[:, 4:5])
+        bgr = blend * warped + (1 - blend) * torch.sigmoid(out[:, :3])
+        return torch.cat([bgr, torch.sigmoid(out[:, 3:4])], dim=1)
+
+
+def _identity_grid(size: int, device: torch.device) -> torch.Tensor:
+    """(1, S, S, 2) float32 sampling grid (x, y in [-1, 1], pixel centres) that copies the input."""
+    c = torch.linspace(-1 + 1 / size, 1 - 1 / size, size, device=device, dtype=torch.float32)
+    ys, xs = torch.meshgrid(c, c, indexing="ij")
+    return torch.stack([xs, ys], dim=-1)[None]

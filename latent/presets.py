@@ -50,8 +50,9 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name: str, *, size: int | None = None, vae: bool | None = None,
-               factorized: bool | None = None) -> Preset:
-    """The named preset, with the output size / VAE head / factorised encoder overridden."""
+               factorized: bool | None = None, warp: bool | None = None) -> Preset:
+    """The named preset, with the output size / VAE head / factorised encoder / warping decoder
+    overridden."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     p = PRESETS[name]
@@ -60,6 +61,8 @@ def get_preset(name: str, *, size: int | None = None, vae: bool | None = None,
         enc = replace(enc, vae=vae)
     if factorized is not None:
         enc = replace(enc, factorized=factorized)
+    if warp is not None:
+        dec = replace(dec, warp=warp)
     if size is not None:
         if size not in (64, 128, 256, 512):
             raise ValueError(f"size must be 64, 128, 256 or 512, got {size}")

@@ -52,6 +52,7 @@ class TrainOptions:
     gan: bool = True                  # hinge GAN + feature matching (benchmarks/latent/ablation.md)
     vae: bool = True                  # KL-regularised code (mean used live)
     factorized: bool = True           # upper/lower-face encoder branches
+    warp: bool = True                 # decoder warps a texture of the target (latent.decoder)
     seed: int = 0
     batch_size: int | None = None     # per process; None → the preset's
     learning_rate: float | None = None
@@ -104,6 +105,18 @@ class AutoEncoder(nn.Module):
         if sample and self.encoder.config.vae:
             z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
         return self.decoder(z), mean, logvar
+
+
+def initial_model(preset: Preset, data: TrainingData) -> AutoEncoder:
+    """An untrained model fitted to the data: input standardisation from its features, the
+    decoder's texture (if it warps) from its most neutral crop."""
+    from .export import neutral_frames
+
+    model = AutoEncoder(preset)
+    model.encoder.set_feature_statistics(data.features)
+    if preset.decoder.warp:
+        model.decoder.set_texture(data.images[neutral_frames(data.blendshapes)[0]])
+    return model
 
 
 # --- batches --------------------------------------------------------------------------------
@@ -248,9 +261,10 @@ def load_checkpoint(work: Path, model: AutoEncoder, disc, opt_g, opt_d,
 
     state = json.loads((work / "checkpoint.json").read_text())
     old = state["options"]
-    for key in ("preset", "size", "gan", "vae", "factorized"):
-        if old.get(key) != _jsonable(getattr(opts, key)):
-            raise ValueError(f"cannot resume {work}: it was trained with {key}={old.get(key)!r}, "
+    for key in ("preset", "size", "gan", "vae", "factorized", "warp"):
+        was = old.get(key, False if key == "warp" else None)   # checkpoints before warp: off
+        if was != _jsonable(getattr(opts, key)):
+            raise ValueError(f"cannot resume {work}: it was trained with {key}={was!r}, "
                              f"now {key}={getattr(opts, key)!r}; use another --out or --no-resume")
     tensors = load_file(str(work / "checkpoint.safetensors"))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
@@ -327,15 +341,15 @@ def train(opts: TrainOptions) -> Path | None:
     torch.set_num_threads(max(1, opts.threads))
     ddp, device = _setup_distributed(opts)
     try:
-        preset = get_preset(opts.preset, size=opts.size, vae=opts.vae, factorized=opts.factorized)
+        preset = get_preset(opts.preset, size=opts.size, vae=opts.vae, factorized=opts.factorized,
+                            warp=opts.warp)
         batch = opts.batch_size or preset.batch_size
         lr = opts.learning_rate or preset.learning_rate
         full = load_training_data(opts.data_dir, preset.decoder.size)
         data = full.subset(parse_frame_range(opts.frames, len(full)))
 
         torch.manual_seed(opts.seed)                     # identical initial weights on all ranks
-        model = AutoEncoder(preset)
-        model.encoder.set_feature_statistics(data.features)
+        model = initial_model(preset, data)
         disc = Discriminator(preset.discriminator) if opts.gan else None
         betas = (0.5, 0.999) if opts.gan else (0.9, 0.999)
         opt_g = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
@@ -509,6 +523,7 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--gan", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--factorized", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--warp", action=argparse.BooleanOptionalAction, default=TrainOptions.warp)
     p.add_argument("--region-mix", type=float, default=TrainOptions.region_mix)
     p.add_argument("--jitter-cm", type=float, default=TrainOptions.jitter_cm)
     p.add_argument("--rigid-jitter", type=float, default=TrainOptions.rigid_jitter)
@@ -527,8 +542,9 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     return TrainOptions(a.data_dir, a.out, a.preset, a.steps, a.max_minutes, a.size, a.gan,
-                        a.vae, a.factorized, a.seed, a.batch_size, a.lr, a.frames, a.region_mix,
-                        a.jitter_cm, a.rigid_jitter, sample_every=a.sample_every,
+                        a.vae, a.factorized, warp=a.warp, seed=a.seed, batch_size=a.batch_size,
+                        learning_rate=a.lr, frames=a.frames, region_mix=a.region_mix,
+                        jitter_cm=a.jitter_cm, rigid_jitter=a.rigid_jitter, sample_every=a.sample_every,
                         checkpoint_every=a.checkpoint_every, resume=a.resume, threads=a.threads,
                         device=a.device, name=a.name, licence=a.licence, consent=a.consent,
                         progress=not a.no_progress)

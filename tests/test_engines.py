@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -27,6 +28,7 @@ from latentcam.engines.postprocess import to_bgra_uint8
 from latentcam.engines.torch_backend import TorchBackend
 
 PRESET = "cpu"
+FLOW_SCALE = 0.05   # see bundle_dir
 SIZE = 256
 NO_GPU = not torch.cuda.is_available()
 
@@ -72,9 +74,14 @@ def bundle_dir(tmp_path_factory, testdata) -> Path:
 
     out = tmp_path_factory.mktemp("bundle") / "testtarget"
     out.mkdir()
-    preset = get_preset(PRESET, size=SIZE)
+    preset = get_preset(PRESET, size=SIZE, warp=True)      # the decoder `latentcam train` makes
     encoder = _spread_init(Encoder(preset.encoder), seed=1)
     decoder = _spread_init(Decoder(preset.decoder), seed=2)
+    photo = cv2.imread(str(testdata / "astronaut.png"))
+    decoder.set_texture(cv2.resize(photo, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
+    with torch.no_grad():   # trained decoders move the texture by pixels, not across the crop
+        decoder.to_flow.weight.mul_(FLOW_SCALE)
+        decoder.to_flow.bias.mul_(FLOW_SCALE)
     weights = {f"encoder.{k}": v.numpy().copy() for k, v in encoder.state_dict().items()}
     weights.update({f"decoder.{k}": v.numpy().copy() for k, v in decoder.state_dict().items()})
     save_file(weights, str(out / "weights.safetensors"))
@@ -454,6 +461,7 @@ def test_cpu_path_runs_without_torch_or_onnx(bundle_dir):
 import sys
 sys.modules['torch'] = None   # any 'import torch' now raises ImportError
 sys.modules['onnx'] = None
+import cv2
 import numpy as np
 from latentcam.engines import BackendOptions, availability, load_backend
 reasons = availability()

@@ -56,13 +56,13 @@ def test_training_beats_untrained_model(trained, dataset):
     import torch
 
     from latentcam.latent.presets import get_preset
-    from latentcam.latent.train import AutoEncoder
+    from latentcam.latent.train import TrainOptions, initial_model
     from latentcam.latent.training_data import load_training_data
 
     data = load_training_data(dataset, SIZE)
     torch.manual_seed(0)
-    model = AutoEncoder(get_preset("cpu", size=SIZE)).eval()
-    model.encoder.set_feature_statistics(data.features)
+    defaults = TrainOptions(dataset, dataset)
+    model = initial_model(get_preset("cpu", size=SIZE, warp=defaults.warp), data).eval()
     with torch.no_grad():
         render = model(torch.from_numpy(data.features), sample=False)[0].numpy()
     untrained = float(np.abs(render[:, :3] - data.images.transpose(0, 3, 1, 2) / 255.0).mean())

@@ -25,15 +25,19 @@ HERE = Path(__file__).resolve().parent
 # name → (description, TrainOptions overrides relative to the current training defaults)
 VARIANTS: dict[str, tuple[str, dict]] = {
     "plain": ("plain autoencoder: no region mixing, no input jitter, single-branch encoder, "
-              "no VAE, no GAN", dict(region_mix=0.0, jitter_cm=0.0, rigid_jitter=0.0,
-                                     factorized=False, vae=False, gan=False)),
+              "no VAE, no GAN, no warp", dict(region_mix=0.0, jitter_cm=0.0, rigid_jitter=0.0,
+                                              factorized=False, vae=False, gan=False, warp=False)),
     "measures": ("generalisation measures (region mixing 0.5, input jitter, factorised encoder) "
-                 "+ VAE, no GAN", dict(gan=False)),
-    "measures+gan": ("the same + hinge GAN and feature matching (the training default since "
-                     "this ablation)", dict(gan=True)),
-    "measures-no-vae": ("generalisation measures, no VAE, no GAN", dict(vae=False, gan=False)),
+                 "+ VAE, no GAN, no warp", dict(gan=False, warp=False)),
+    "measures+gan": ("the same + hinge GAN and feature matching, no warp",
+                     dict(gan=True, warp=False)),
+    "warp": ("generalisation measures + VAE + warping decoder (texture + displacement field), "
+             "no GAN", dict(gan=False, warp=True)),
+    "warp+gan": ("the same + hinge GAN and feature matching", dict(gan=True, warp=True)),
+    "warp-no-vae": ("generalisation measures + warping decoder, no VAE, no GAN",
+                    dict(vae=False, gan=False, warp=True)),
 }
-DEFAULT_VARIANT = "measures+gan"
+DEFAULT_VARIANT = "warp"
 
 
 def main() -> None:
@@ -43,7 +47,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--train-fraction", type=float, default=0.8)
-    ap.add_argument("--variants", default="plain,measures,measures+gan")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--machine", default="2 CPU cores (AMD EPYC), no other jobs running",
+                    help="machine description written into the report")
     ap.add_argument("--phase", choices=("train", "eval", "all"), default="all")
     a = ap.parse_args()
 
@@ -80,7 +86,7 @@ def evaluate(a, data_dir: Path, names: list[str], cut: int, n: int) -> None:
 
     results = {"clip": a.clip.name, "frames": n, "train_frames": f"0:{cut}",
                "heldout_frames": f"{cut}:{n}", "size": a.size, "steps": a.steps,
-               "machine": "2 shared CPU cores (several engineers' jobs running at once)",
+               "machine": a.machine,
                "variants": {}}
     for name in names:
         bundle = a.work / f"{a.clip.stem}_{name}"
