@@ -5,10 +5,13 @@ Layout (every file listed in the manifest with its size and sha256)::
     manifest.json          format, version, resolution, code size, preset, networks' configs,
                            neutral canonical landmarks (478×3), head-pose range, background
                            plate + alignment, provenance, consent/licence, files
-    weights.safetensors    encoder.* and decoder.* tensors (torch state dicts, float32)
+    weights.safetensors    encoder.* and decoder.* tensors (torch state dicts): parameters
+                           stored as float16, buffers as float32 (``weights_numpy`` returns
+                           float32); bundles before 2026-11-27 hold float32 parameters
     latent.safetensors     training codes (N×Z), their mean and PCA directions (explore)
     encoder.onnx           features (1, F) float32 → z (1, Z)
     decoder.onnx           z (1, Z) float32 → image (1, 4, S, S) float32 BGRA in [0, 1]
+                           (both compute in float32; large weights are stored as fp16 + Cast)
     background.png         a full source frame for portrait compositing
     samples/*.png          a few renders of training frames
 
@@ -210,5 +213,7 @@ class TargetBundle:
         return load_file(str(self.file("latent")))
 
     def weights_numpy(self) -> dict[str, np.ndarray]:
+        """All tensors of ``weights.safetensors``, float16 ones widened to float32."""
         from safetensors.numpy import load_file
-        return load_file(str(self.weights))
+        return {k: v.astype(np.float32) if v.dtype == np.float16 else v
+                for k, v in load_file(str(self.weights)).items()}

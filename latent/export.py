@@ -6,6 +6,7 @@ weights and configs, so ``engines`` can export other variants (FP16, TensorRT) f
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import io
 import shutil
@@ -49,6 +50,56 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, input_name
     path = Path(path)
     path.write_bytes(buf.getvalue())
     return path
+
+
+#: Initialisers at least this large are stored as fp16 in the bundle's ONNX files.
+_FP16_STORE_MIN_ELEMENTS = 16
+
+
+def round_parameters_to_fp16(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose parameters hold fp16-representable values (still float32).
+
+    Bundles store parameters at half precision (half the megabytes) while every engine computes
+    in float32 from exactly these values, so the safetensors weights, the ONNX graphs and the
+    torch modules rebuilt from the bundle agree bit for bit. Buffers (the encoder's input
+    standardisation) keep float32: their rounding would shift features by a tenth of a std.
+    """
+    module = copy.deepcopy(module)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(p.half().float())
+    return module
+
+
+def store_initializers_as_fp16(path: Path) -> None:
+    """Rewrite an ONNX file so that large float32 initialisers are stored as fp16 followed by a
+    Cast to float32. Lossless for ``round_parameters_to_fp16`` weights; ONNX Runtime folds the
+    casts when it loads the graph, so the float32 computation and its speed are unchanged."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    kept, casts = [], []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < _FP16_STORE_MIN_ELEMENTS:
+            kept.append(init)
+            continue
+        values = numpy_helper.to_array(init)
+        half = values.astype(np.float16)
+        if not np.array_equal(half.astype(np.float32), values):
+            kept.append(init)        # not fp16-exact (a buffer): keep float32
+            continue
+        kept.append(numpy_helper.from_array(half, init.name + "_fp16"))
+        casts.append(helper.make_node("Cast", [init.name + "_fp16"], [init.name], to=TensorProto.FLOAT,
+                                      name=init.name + "_cast"))
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
 
 
 class _EncoderMean(nn.Module):
@@ -134,11 +185,16 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: Decoder, data, pre
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir(exist_ok=True)
-    encoder, decoder = encoder.eval().cpu(), decoder.eval().cpu()
+    encoder = round_parameters_to_fp16(encoder.eval().cpu())
+    decoder = round_parameters_to_fp16(decoder.eval().cpu())
     size = decoder.config.size
 
-    weights = {f"encoder.{k}": v.detach().numpy().copy() for k, v in encoder.state_dict().items()}
-    weights.update({f"decoder.{k}": v.detach().numpy().copy() for k, v in decoder.state_dict().items()})
+    weights = {}
+    for prefix, module in (("encoder", encoder), ("decoder", decoder)):
+        params = {name for name, _ in module.named_parameters()}
+        for k, v in module.state_dict().items():
+            v = v.detach().numpy()
+            weights[f"{prefix}.{k}"] = v.astype(np.float16) if k in params else v.copy()
     save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(out / "weights.safetensors"))
 
     with torch.no_grad():
@@ -149,8 +205,9 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: Decoder, data, pre
     # safetensors writes raw memory: every array must be C-contiguous.
     save_file({k: np.ascontiguousarray(v) for k, v in stats.items()}, str(out / "latent.safetensors"))
 
-    export_encoder_onnx(encoder, out / "encoder.onnx")
-    export_decoder_onnx(decoder, out / "decoder.onnx")
+    for path in (export_encoder_onnx(encoder, out / "encoder.onnx"),
+                 export_decoder_onnx(decoder, out / "decoder.onnx")):
+        store_initializers_as_fp16(path)
     enc_err = _check_onnx(out / "encoder.onnx", encoder, torch.from_numpy(data.features[:1]), "encoder")
     dec_err = _check_onnx(out / "decoder.onnx", decoder, torch.from_numpy(codes[:1]), "decoder")
 

@@ -117,6 +117,24 @@ def test_onnx_decoder_and_encoder_match_torch(trained):
         assert np.abs(sess_e.run(None, {"features": f})[0] - enc(torch.from_numpy(f)).numpy()).max() < 1e-4
 
 
+def test_bundle_stores_parameters_at_half_precision(trained):
+    """Parameters are fp16 in both the safetensors file and the ONNX graphs (the engines widen
+    them to float32, checked above); the encoder's input standardisation stays float32."""
+    import onnx
+    from safetensors.numpy import load_file
+
+    raw = load_file(str(trained / "weights.safetensors"))
+    assert raw["decoder.fc.weight"].dtype == np.float16
+    assert raw["encoder.feature_mean"].dtype == np.float32
+    assert all(v.dtype == np.float32 for v in TargetBundle.load(trained).weights_numpy().values()
+               if v.dtype.kind == "f")
+    for name in ("decoder.onnx", "encoder.onnx"):
+        inits = onnx.load(str(trained / name)).graph.initializer
+        big = [t for t in inits if int(np.prod(t.dims)) >= 1024]
+        half = [t for t in big if t.data_type == onnx.TensorProto.FLOAT16]
+        assert len(half) >= len(big) - 2, (name, [(t.name, t.data_type) for t in big])
+
+
 def test_resume_continues_from_checkpoint_within_time_budget(trained, dataset, tmp_path):
     from latentcam.latent.train import TrainOptions, train
 

@@ -4,7 +4,8 @@
 
 Writes ``decoder_cost.json`` and ``decoder_cost.md`` next to this script. GFLOPs are counted
 analytically (2 × multiply-accumulates of every Conv2d/Linear; activations, upsampling and
-pixel shuffle ignored). Timings: randomly initialised weights (cost does not depend on them),
+pixel shuffle ignored). The ONNX files are written as in a target bundle (fp16-stored
+weights, float32 compute). Timings: randomly initialised weights (cost does not depend on them),
 ONNX Runtime CPU execution provider, batch 1, after warm-up; each configuration timed in its
 own block of runs, all in one process. The median and the 90th percentile are reported, and
 the minimum (the closest to the cost on an idle machine).
@@ -63,16 +64,18 @@ def main() -> None:
     import torch
 
     from latentcam.latent.decoder import Decoder
-    from latentcam.latent.export import export_onnx
+    from latentcam.latent.export import (export_onnx, round_parameters_to_fp16,
+                                         store_initializers_as_fp16)
     from latentcam.latent.presets import PRESETS, get_preset
 
     torch.manual_seed(0)
     configs = []
     sizes = [int(s) for s in a.sizes.split(",")]
     for name, warp, size in itertools.product(PRESETS, (False, True), sizes):
-        dec = Decoder(get_preset(name, size=size, warp=warp).decoder).eval()
+        dec = round_parameters_to_fp16(Decoder(get_preset(name, size=size, warp=warp).decoder).eval())
         buf = Path(tempfile.gettempdir()) / f"_decoder_cost_{name}_{size}_{warp}.onnx"
         export_onnx(dec, torch.zeros(1, dec.config.code_size), buf, "z", "image")
+        store_initializers_as_fp16(buf)     # as in a target bundle
         so = ort.SessionOptions()
         so.intra_op_num_threads = a.threads
         so.inter_op_num_threads = 1
