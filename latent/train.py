@@ -12,7 +12,9 @@ frame + lower face of a frame with a similar head pose, with the matching halves
 feature vectors), small rigid jitter of the input landmarks (the canonicalisation noise seen
 live), encode → (VAE sample) → decode, then
 ``L1 + SSIM`` (weighted towards the face mask) ``+ alpha·mask L1 + KL`` and, with ``--gan``,
-``hinge GAN + feature matching`` after a warm-up. The discriminator step follows on detached
+``hinge GAN + feature matching`` after a warm-up (off by default: with the warping decoder it
+did not improve held-out frames at CPU budgets and doubles the time per step —
+``benchmarks/latent/ablation_single_face.md``). The discriminator step follows on detached
 renders. Everything the run needs to continue (weights, Adam moments, RNG states, loss history)
 is checkpointed as safetensors + JSON in ``TARGET/training/``; re-running resumes.
 """
@@ -49,8 +51,8 @@ class TrainOptions:
     steps: int = 3000
     max_minutes: float | None = None  # stop after this wall time (LR schedule follows time)
     size: int | None = None           # output resolution; None → the preset's (256)
-    gan: bool = True                  # hinge GAN + feature matching (benchmarks/latent/ablation.md)
-    vae: bool = True                  # KL-regularised code (mean used live)
+    gan: bool = False                 # hinge GAN + feature matching (off: ablation_single_face.md)
+    vae: bool = False                 # KL-regularised code, mean used live (off: ablation)
     factorized: bool = True           # upper/lower-face encoder branches
     warp: bool = True                 # decoder warps a texture of the target (latent.decoder)
     seed: int = 0
@@ -520,8 +522,8 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--steps", type=int, default=TrainOptions.steps)
     p.add_argument("--max-minutes", type=float)
     p.add_argument("--size", type=int)
-    p.add_argument("--gan", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--gan", action=argparse.BooleanOptionalAction, default=TrainOptions.gan)
+    p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=TrainOptions.vae)
     p.add_argument("--factorized", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--warp", action=argparse.BooleanOptionalAction, default=TrainOptions.warp)
     p.add_argument("--region-mix", type=float, default=TrainOptions.region_mix)
