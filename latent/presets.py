@@ -1,7 +1,7 @@
 """Named size presets for the target model.
 
 * ``cpu``: a 1.3 M-parameter decoder that renders 256² in ~7.5 ms with ONNX Runtime on 2 CPU
-  threads (the budget is ≤ 12 ms; measured numbers in ``benchmarks/latent/decoder_cost.md``),
+  threads, 9.7 ms with the warp (the budget is ≤ 12 ms; ``benchmarks/latent/decoder_cost.md``),
   so a laptop without a GPU runs live. Weights ~5 MB, small enough to commit a default target.
 * ``gpu``: an 11 M-parameter decoder with two convs per stage, for quality on a GPU engine.
 

@@ -23,20 +23,29 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=REPO / ".cache/testdata/single_face.mp4")
     ap.add_argument("--target", type=Path, default=REPO / "latentcam/assets/default_target")
     ap.add_argument("--work", type=Path, default=REPO / ".cache/bench/latent/cross_default")
+    ap.add_argument("--report", default="cross_default",
+                    help="report name (cross_default = the embedded default target)")
     a = ap.parse_args()
 
     from latentcam.eval_command import calibrated_driver
     from latentcam.latent.evaluate import EvalOptions, evaluate_cross, raw_driver, report_markdown
 
     runs = {"raw driver": raw_driver, "self-calibrated retargeting": calibrated_driver(a.target, None)}
-    results, md = {}, [f"# Default target driven by {a.clip.name} (cross-identity)", ""]
+    from latentcam.latent.bundle import TargetBundle
+
+    manifest = TargetBundle.load(a.target).manifest
+    training = manifest["provenance"].get("training", {})
+    results, md = {}, [f"# Target {manifest['name']} driven by {a.clip.name} (cross-identity)", "",
+                       f"Target bundle: `{a.target.name}`, decoder "
+                       f"{'warping' if manifest['networks']['decoder'].get('warp') else 'plain'}, "
+                       f"{training.get('steps', '?')} training steps.", ""]
     for label, driver in runs.items():
         slug = label.split()[0].replace("-", "_")
         r = evaluate_cross(a.target, a.clip, EvalOptions(out_dir=a.work / slug), driver)
         results[label] = r
         md += [f"## {label}", "", report_markdown(r).split("\n", 2)[2]]
-    (HERE / "cross_default.json").write_text(json.dumps(results, indent=1))
-    (HERE / "cross_default.md").write_text("\n".join(md))
+    (HERE / f"{a.report}.json").write_text(json.dumps(results, indent=1))
+    (HERE / f"{a.report}.md").write_text("\n".join(md))
     print("\n".join(md))
 
 
