@@ -19,8 +19,9 @@ upsampled to S), and at full resolution a blend weight; the colour is
 Skin, eyes and hair keep the texture's detail, moved into the expression, while the generated
 branch paints what a warp cannot make (teeth, a closed eye over an open one). A plain conv decoder
 trained for minutes on a CPU renders blurry faces that lose to copying the nearest training
-frame; the warp keeps them sharp (``benchmarks/latent/ablation_single_face.md``). The field and
-blend are zero-initialised: training starts from "texture in place, half blended".
+frame; the warp keeps them sharp (``benchmarks/latent/ablation_single_face_400steps.md``). The
+field is zero-initialised and the blend starts near one half: training begins from "texture in
+place, half blended".
 """
 
 from __future__ import annotations
@@ -106,8 +107,6 @@ class Decoder(nn.Module):
         blend = torch.sigmoid(out[:, 4:5])
         bgr = blend * warped + (1 - blend) * torch.sigmoid(out[:, :3])
         return torch.cat([bgr, torch.sigmoid(out[:, 3:4])], dim=1)
-
-
 
 
 def _sample_bilinear(texture: torch.Tensor, shift_px: torch.Tensor) -> torch.Tensor:

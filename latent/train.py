@@ -12,8 +12,8 @@ frame + lower face of a frame with a similar head pose, with the matching halves
 feature vectors), small rigid jitter of the input landmarks (the canonicalisation noise seen
 live), encode → (VAE sample) → decode, then
 ``L1 + SSIM`` (weighted towards the face mask) ``+ alpha·mask L1 + KL`` and, with ``--gan``,
-``hinge GAN + feature matching`` after a warm-up (off by default: with the warping decoder it
-did not improve held-out frames at CPU budgets and doubles the time per step —
+``hinge GAN + feature matching`` after a warm-up (off by default: it did not improve held-out
+frames at CPU budgets, with or without the warping decoder, and doubles the time per step —
 ``benchmarks/latent/ablation_single_face.md``). The discriminator step follows on detached
 renders. Everything the run needs to continue (weights, Adam moments, RNG states, loss history)
 is checkpointed as safetensors + JSON in ``TARGET/training/``; re-running resumes.
