@@ -211,6 +211,18 @@ NOTES: dict[str, str] = {
 - This is why the warp is the default even though, at 2000 steps, its lead on face SSIM is within
   noise: people training on a laptop stop early.
 """,
+    "ablation_wolfgang_2000steps": """## Reading these numbers
+
+- The harder clip: the held-out 20 % (frames 378–471) hold expressions the training part never
+  showed. At 2000 CPU steps the warping decoder (the training default) leads clearly on face
+  SSIM (0.688 vs 0.639 plain, 0.609 nearest frame) and landmark error (0.038 vs 0.052 / 0.057),
+  and halves the plain decoder's mouth blendshape error (0.077 vs 0.152).
+- On blendshape error overall it ties the nearest-frame baseline (0.072 vs 0.071): better on the
+  eyes (0.047 vs 0.077), worse on the mouth and brows. Unseen expressions remain the hard part,
+  as DESIGN.md's fidelity study found; more varied target footage is what helps most.
+- 94 held-out frames of one clip, one seed; same machine and settings as
+  `ablation_single_face.md`.
+""",
 }
 
 
