@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from test_tracking_support import tracked_frames
+
 from latentcam.calibration import CalibrationProfile, NeutralCapture, NeutralCaptureOptions, ProfileError
 from latentcam.calibration.measures import MEASURES
 from latentcam.calibration.profile import PROFILE_FORMAT, PROFILE_VERSION
 from latentcam.facekit.model_file import FACE_MODEL_SHA256
-from latentcam.facekit.tracker import FaceTracker
 
 
 @pytest.fixture(scope="module")
 def profile(testdata) -> CalibrationProfile:
-    cap = cv2.VideoCapture(str(testdata / "single_face.mp4"))
     capture = NeutralCapture(NeutralCaptureOptions(seconds=0.4))
-    with FaceTracker() as tracker:
-        i = 0
-        while not capture.done:
-            ok, frame = cap.read()
-            assert ok, "single_face.mp4 ended before a neutral was captured"
-            capture.feed(tracker.track(frame, i, i / 30).face, i / 30)
-            i += 1
-    cap.release()
+    for i, _, face in tracked_frames(testdata / "single_face.mp4"):
+        capture.feed(face, i / 30)
+        if capture.done:
+            break
+    assert capture.done, "single_face.mp4 ended before a neutral was captured"
     r = capture.result
     return CalibrationProfile(r.points, r.pose, r.blendshapes, ranges={"smile": 1.2, "mouth_open": 0.9},
                               blendshape_ranges={"smile": 0.8}, sensitivity=1.5, source="single_face.mp4",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
+
+from test_tracking_support import tracked_frames
 
 from latentcam.latent.features import (FEATURE_SIZE, crop_split_row, expression_features,
                                        expression_features_batch, feature_layout)
@@ -13,20 +14,10 @@ from latentcam.latent.features import (FEATURE_SIZE, crop_split_row, expression_
 @pytest.fixture(scope="module")
 def observations(single_face_clip):
     from latentcam.facekit.geometry import canonicalize, head_pose
-    from latentcam.facekit.tracker import FaceTracker
 
-    cap = cv2.VideoCapture(str(single_face_clip))
-    out = []
-    with FaceTracker() as tracker:
-        for i in range(72):
-            ok, frame = cap.read()
-            if not ok:
-                break
-            face = tracker.track(frame, i, i / 30).face
-            if face is not None and i % 8 == 0:
-                out.append((canonicalize(face.landmarks_px).points, face.blendshapes,
-                            np.array(head_pose(face.head_transform), np.float32)))
-    cap.release()
+    out = [(canonicalize(face.landmarks_px).points, face.blendshapes,
+            np.array(head_pose(face.head_transform), np.float32))
+           for i, _, face in tracked_frames(single_face_clip, 72) if face is not None and i % 8 == 0]
     assert len(out) >= 5
     return out
 

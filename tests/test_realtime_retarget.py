@@ -5,9 +5,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
+
+from test_tracking_support import tracked_frames
 
 from latentcam.facekit.blendshapes import INDEX
 from latentcam.facekit.sources import Frame
@@ -20,22 +21,13 @@ from latentcam.realtime.session import build_stages
 @pytest.fixture(scope="module")
 def asymmetric_face(single_face_clip):
     """The real clip's tracked face with the most different left/right eye blink scores."""
-    from latentcam.facekit.tracker import FaceTracker
-
-    cap = cv2.VideoCapture(str(single_face_clip))
     best, best_gap = None, -1.0
-    with FaceTracker() as tracker:
-        for i in range(60):
-            ok, img = cap.read()
-            if not ok:
-                break
-            face = tracker.track(img, i, i / 30.0).face
-            if face is None:
-                continue
-            gap = abs(float(face.blendshapes[INDEX["eyeBlinkLeft"]] - face.blendshapes[INDEX["eyeBlinkRight"]]))
-            if gap > best_gap:
-                best, best_gap = face, gap
-    cap.release()
+    for _, _, face in tracked_frames(single_face_clip, 60):
+        if face is None:
+            continue
+        gap = abs(float(face.blendshapes[INDEX["eyeBlinkLeft"]] - face.blendshapes[INDEX["eyeBlinkRight"]]))
+        if gap > best_gap:
+            best, best_gap = face, gap
     assert best is not None and best_gap > 1e-3
     return best
 

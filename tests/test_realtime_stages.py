@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from test_tracking_support import tracked_frames
+
 from latentcam.facekit.geometry import alignment_matrix, transform_points
 from latentcam.facekit.landmarks import NOSE_TIP
 from latentcam.realtime.composite import CompositeOptions, Compositor, cover_matrix
@@ -18,17 +20,11 @@ from latentcam.realtime.telemetry import FrameClock, Telemetry
 @pytest.fixture(scope="module")
 def tracked(single_face_clip):
     """(frames, observations) of the first 40 frames of the real clip."""
-    from latentcam.facekit.tracker import FaceTracker
-
-    cap = cv2.VideoCapture(str(single_face_clip))
     frames, faces = [], []
-    with FaceTracker() as tracker:
-        for i in range(40):
-            ok, img = cap.read()
-            assert ok
-            frames.append(img)
-            faces.append(tracker.track(img, i, i / 30.0).face)
-    cap.release()
+    for _, img, face in tracked_frames(single_face_clip, 40):
+        frames.append(img)
+        faces.append(face)
+    assert len(frames) == 40
     assert all(f is not None for f in faces)
     return frames, faces
 
