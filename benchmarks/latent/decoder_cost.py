@@ -64,7 +64,7 @@ def main() -> None:
     import torch
 
     from latentcam.latent.decoder import Decoder
-    from latentcam.latent.export import (export_onnx, round_parameters_to_fp16,
+    from latentcam.latent.export import (export_decoder_onnx, round_parameters_to_fp16,
                                          store_initializers_as_fp16)
     from latentcam.latent.presets import PRESETS, get_preset
 
@@ -74,8 +74,7 @@ def main() -> None:
     for name, warp, size in itertools.product(PRESETS, (False, True), sizes):
         dec = round_parameters_to_fp16(Decoder(get_preset(name, size=size, warp=warp).decoder).eval())
         buf = Path(tempfile.gettempdir()) / f"_decoder_cost_{name}_{size}_{warp}.onnx"
-        export_onnx(dec, torch.zeros(1, dec.config.code_size), buf, "z", "image")
-        store_initializers_as_fp16(buf)     # as in a target bundle
+        store_initializers_as_fp16(export_decoder_onnx(dec, buf))     # as in a target bundle
         so = ort.SessionOptions()
         so.intra_op_num_threads = a.threads
         so.inter_op_num_threads = 1
