@@ -2,8 +2,11 @@
 
 *Self* (the clip is the target's own, frames not trained on): every frame's tracked face drives
 the model; the render is compared with the real aligned crop of the same frame — L1, PSNR and
-SSIM over the whole crop and inside the face mask — and both are re-tracked with MediaPipe
-(after upscaling to ``RETRACK_SIZE``, identically) for expression accuracy: landmark error over
+SSIM over the whole crop and inside the face mask, SSIM per face region (mouth, eyes, rest:
+``latent.face_regions.region_masks``) and a sharpness ratio (``sharpness_ratio``: gradient
+energy inside the face, render over real; 1.0 = as sharp as the real video) — and both are
+re-tracked with MediaPipe (after upscaling to ``RETRACK_SIZE``, identically) for expression
+accuracy: landmark error over
 the inter-ocular distance, blendshape error per region (``facekit.blendshapes.REGION_GROUPS``),
 and temporal jitter (frame-to-frame landmark motion of the render relative to the real crop's).
 Two baselines go through exactly the same scoring in the same run: the *nearest training frame*
@@ -37,6 +40,7 @@ from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pos
 from latentcam.facekit.observation import FaceObservation
 
 from .bundle import TargetBundle
+from .face_regions import REGIONS, region_masks
 from .features import expression_features
 from .renderer import BundleRenderer, RendererOptions
 
@@ -81,8 +85,64 @@ def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
 
 
-def image_metrics(pred: np.ndarray, real: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """One frame: uint8 BGR crops + mask in [0, 1] (H, W) → L1/PSNR/SSIM, crop and face."""
+# Sharpness: the face mask is eroded by this fraction of the crop side before gradients are
+# summed, so the face outline (the real frame's face/background edge, the render's own alpha
+# edge when it is composited) never counts; 256² → 10 px, wider than the 3×3 gradient kernel
+# plus the mask's feathering.
+SHARPNESS_EDGE_FRACTION = 0.04
+
+
+def _interior(mask: np.ndarray) -> np.ndarray:
+    """bool (H, W): the face mask (≥ 0.5) eroded by ``SHARPNESS_EDGE_FRACTION`` of the side."""
+    size = mask.shape[0]
+    r = max(2, int(round(size * SHARPNESS_EDGE_FRACTION)))
+    inside = (np.asarray(mask, np.float32) >= 0.5).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.erode(inside, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+
+
+def gradient_energy(image: np.ndarray, region: np.ndarray) -> float:
+    """Mean squared luminance gradient (Sobel, [0, 1] intensities) over the bool ``region``."""
+    gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    g2 = gx * gx + gy * gy
+    return float(g2[region].mean()) if region.any() else float("nan")
+
+
+def sharpness_ratio(pred: np.ndarray, real: np.ndarray, mask: np.ndarray) -> float:
+    """How sharp the render is inside the face against the real frame: 1.0 = as sharp.
+
+    No-reference on each image (it does not ask whether the detail is *right* — SSIM does
+    that), compared between the two: the RMS luminance gradient inside the face mask of
+    ``pred`` over that of ``real`` (uint8 BGR crops of one size; ``mask`` (H, W) in [0, 1] or
+    0..255, usually the real frame's face mask). Gradient energy rather than the variance of
+    the Laplacian: the Laplacian weighs the highest frequencies most, where pixel noise, codec
+    blocks and a decoder's upsampling checkerboard live, so a noisy render can score "sharper"
+    than the real video; the first derivative follows the loss of real edges (skin texture,
+    lashes, lip lines), falls smoothly as blur grows and barely moves with mild noise
+    (``benchmarks/latent/sharpness_measure.md`` measures both on real crops). The mask is eroded
+    first (``SHARPNESS_EDGE_FRACTION``) so the outline of the face — and the render's own alpha
+    edge — does not count. The square root makes it a ratio of edge contrasts. > 1 means
+    more gradient than the real face (added texture or artefacts), not "better".
+    """
+    if pred.shape != real.shape:
+        raise ValueError(f"pred and real differ in shape: {pred.shape} != {real.shape}")
+    m = np.asarray(mask, np.float32)
+    if m.max() > 1.0:
+        m = m / 255.0
+    region = _interior(m)
+    e_real = gradient_energy(real, region)
+    if not region.any() or not e_real > 0:
+        return float("nan")
+    return float(np.sqrt(gradient_energy(pred, region) / e_real))
+
+
+def image_metrics(pred: np.ndarray, real: np.ndarray, mask: np.ndarray,
+                  regions: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """One frame: uint8 BGR crops + mask in [0, 1] (H, W) → L1/PSNR/SSIM, crop and face, and
+    the sharpness ratio. With ``regions`` (name → (H, W) mask in [0, 1], e.g. ``region_masks``
+    of the real frame's crop landmarks) also ``ssim_<name>`` per region."""
     p = pred.astype(np.float32) / 255.0
     r = real.astype(np.float32) / 255.0
     w = mask.astype(np.float32)[..., None]
@@ -91,10 +151,16 @@ def image_metrics(pred: np.ndarray, real: np.ndarray, mask: np.ndarray) -> dict[
     ssim = _ssim_map(p, r)
     wsum = max(float(w.sum()) * 3, 1e-6)
     mse_face = float((sq * w).sum() / wsum)
-    return {"crop_l1": float(err.mean()), "crop_psnr": float(10 * np.log10(1 / max(sq.mean(), 1e-10))),
-            "crop_ssim": float(ssim.mean()), "face_l1": float((err * w).sum() / wsum),
-            "face_psnr": float(10 * np.log10(1 / max(mse_face, 1e-10))),
-            "face_ssim": float((ssim * w).sum() / wsum)}
+    out = {"crop_l1": float(err.mean()), "crop_psnr": float(10 * np.log10(1 / max(sq.mean(), 1e-10))),
+           "crop_ssim": float(ssim.mean()), "face_l1": float((err * w).sum() / wsum),
+           "face_psnr": float(10 * np.log10(1 / max(mse_face, 1e-10))),
+           "face_ssim": float((ssim * w).sum() / wsum),
+           "sharpness_ratio": sharpness_ratio(pred, real, mask)}
+    for name, rm in (regions or {}).items():
+        rw = np.asarray(rm, np.float32)[..., None]
+        total = float(rw.sum()) * 3
+        out[f"ssim_{name}"] = float((ssim * rw).sum() / total) if total > 0 else float("nan")
+    return out
 
 
 @dataclass
@@ -166,7 +232,12 @@ def region_correlation(driver_bs: np.ndarray, render_bs: np.ndarray) -> dict[str
 
 
 def _aggregate(rows: list[dict]) -> dict[str, float]:
-    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+    """Mean of each metric over frames, ignoring frames where it is undefined (NaN)."""
+    out: dict[str, float] = {}
+    for k in (rows[0] if rows else {}):
+        v = np.array([r[k] for r in rows], np.float64)
+        out[k] = float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
+    return out
 
 
 # --- reading the clip -----------------------------------------------------------------------
@@ -189,6 +260,7 @@ class _Driven:
     renders: list = field(default_factory=list)     # (S, S, 4) uint8
     real: list = field(default_factory=list)        # (S, S, 3) uint8 aligned crop of the frame
     masks: list = field(default_factory=list)       # (S, S) float [0, 1]
+    crop_landmarks: list = field(default_factory=list)  # (478, 3) real frame's, crop pixels
     canonical: list = field(default_factory=list)   # driver canonical points (identity check)
     skipped: int = 0
 
@@ -229,8 +301,9 @@ def drive(clip: Path, renderer: BundleRenderer, driver: DriverFn, options: EvalO
             out.features.append(feats)
             out.renders.append(renderer.render(feats))
             out.real.append(warp_to_crop(frame, m, size))
-            out.masks.append(face_mask(transform_points(face.landmarks_px, m), size)
-                             .astype(np.float32) / 255.0)
+            crop_lm = transform_points(face.landmarks_px, m)
+            out.crop_landmarks.append(crop_lm)
+            out.masks.append(face_mask(crop_lm, size).astype(np.float32) / 255.0)
             out.canonical.append(canonicalize(face.landmarks_px).points)
             if options.max_frames and len(out.index) >= options.max_frames:
                 break
@@ -318,8 +391,10 @@ def evaluate_self(bundle_dir: Path, clip: Path, options: EvalOptions = EvalOptio
                     "frames": options.frames, "frames_evaluated": len(driven.index),
                     "frames_without_face": driven.skipped, "resolution": size,
                     "retrack_size": RETRACK_SIZE, "notes": notes}
+    regions = [region_masks(c, size) for c in driven.crop_landmarks]
     for name, imgs in candidates.items():
-        m = _aggregate([image_metrics(p, r, w) for p, r, w in zip(imgs, driven.real, driven.masks)])
+        m = _aggregate([image_metrics(p, r, w, g)
+                        for p, r, w, g in zip(imgs, driven.real, driven.masks, regions)])
         m.update(expression_metrics(retrack(imgs), ref_track))
         report[name] = m
     if options.out_dir:
@@ -391,19 +466,25 @@ def report_markdown(r: dict) -> str:
              f"Frames {r.get('frames') or 'all'}: {r['frames_evaluated']} evaluated, "
              f"{r['frames_without_face']} without a face.", ""]
     if r["mode"] == "self":
-        lines += ["| | face SSIM | face PSNR | face L1 | crop SSIM | crop PSNR | landmark err (IOD) | "
-                  "blendshape MAE mouth / eyes / brows | jitter ratio | render tracked |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| | face SSIM | SSIM mouth / eyes / rest | sharpness ratio | face PSNR | face L1 | "
+                  "crop SSIM | crop PSNR | landmark err (IOD) | blendshape MAE mouth / eyes / brows | "
+                  "jitter ratio | render tracked |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name in ("model", "nearest_frame", "photo_warp"):
             m = r.get(name)
             if not m:
                 continue
             bs = m.get("blendshape_mae", {})
             f = lambda v, p=3: "–" if v is None or v != v else f"{v:.{p}f}"  # noqa: E731
-            lines.append(f"| {name} | {f(m['face_ssim'])} | {f(m['face_psnr'], 2)} | {f(m['face_l1'])} | "
+            reg = " / ".join(f(m.get(f"ssim_{k}")) for k in REGIONS)
+            lines.append(f"| {name} | {f(m['face_ssim'])} | {reg} | {f(m.get('sharpness_ratio'), 2)} | "
+                         f"{f(m['face_psnr'], 2)} | {f(m['face_l1'])} | "
                          f"{f(m['crop_ssim'])} | {f(m['crop_psnr'], 2)} | {f(m.get('landmark_error_iod'))} | "
                          f"{f(bs.get('mouth'))} / {f(bs.get('eyes'))} / {f(bs.get('brows'))} | "
                          f"{f(m.get('jitter_ratio'), 2)} | {f(m.get('render_tracked_fraction'), 2)} |")
+        lines += ["", "Sharpness ratio: RMS luminance gradient inside the (eroded) face mask, render "
+                  "over the real frame (1.00 = as sharp as the real video). Region SSIM: mouth and "
+                  "eyes from the real frame's landmarks, rest = the face mask without them."]
         for k, v in r.get("notes", {}).items():
             lines.append(f"\n{k}: {v}")
     else:

@@ -274,6 +274,25 @@ def test_eval_self_reports_model_and_baselines(trained, dataset, single_face_cli
     assert set(r["model"].get("blendshape_mae", {"mouth": 0, "eyes": 0, "brows": 0})) >= {"mouth", "eyes", "brows"}
     for f in ("report.json", "report.md", "side_by_side.png"):
         assert (out / f).is_file()
+    # Sharpness and region SSIM, printed and written: the nearest frame *is* a real crop of
+    # these (trained) frames, so it is about as sharp as the video; a 60-step model is softer.
+    assert r["nearest_frame"]["sharpness_ratio"] == pytest.approx(1.0, abs=0.1)
+    assert 0.2 < r["model"]["sharpness_ratio"] < r["nearest_frame"]["sharpness_ratio"]
+    for k in ("ssim_mouth", "ssim_eyes", "ssim_rest"):
+        assert 0 < r["model"][k] < r["nearest_frame"][k] <= 1
+    written = json.loads((out / "report.json").read_text())["model"]
+    assert written["sharpness_ratio"] == pytest.approx(r["model"]["sharpness_ratio"])
+    md = (out / "report.md").read_text()
+    assert "sharpness ratio" in md and "SSIM mouth / eyes / rest" in md
+    from typer.testing import CliRunner
+
+    from latentcam.cli import build_app
+
+    res = CliRunner().invoke(build_app(), ["eval", str(trained), "--video", str(single_face_clip),
+                                           "--frames", "30:33", "--train-data", str(dataset),
+                                           "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    assert "sharpness ratio" in res.output and "SSIM mouth / eyes / rest" in res.output
 
 
 def test_eval_cross_and_errors(trained, testdata, tmp_path):

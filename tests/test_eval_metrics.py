@@ -1,0 +1,86 @@
+"""Evaluation metrics on real crops: the sharpness ratio and per-region SSIM / region masks
+(Wolfgang clip, tracked by the real MediaPipe face landmarker)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from test_tracking_support import tracked_frames
+
+from latentcam.facekit import landmarks as lm
+from latentcam.facekit.geometry import alignment_matrix, transform_points, warp_to_crop
+from latentcam.latent.dataset import face_mask
+from latentcam.latent.evaluate import image_metrics, sharpness_ratio
+from latentcam.latent.face_regions import PARTS, face_parts, region_masks
+
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def crops(testdata):
+    """Aligned 256² crops, face masks in [0, 1] and crop landmarks of Wolfgang frames 0–40."""
+    out = []
+    for i, frame, face in tracked_frames(testdata / "WolfgangLanger_Pexels.mp4", max_frames=41):
+        if i % 10 or face is None:
+            continue
+        m = alignment_matrix(face.landmarks_px, SIZE)
+        pts = transform_points(face.landmarks_px, m)
+        out.append((warp_to_crop(frame, m, SIZE), face_mask(pts, SIZE) / 255.0, pts))
+    assert len(out) >= 4
+    return out
+
+
+def test_real_crop_is_as_sharp_as_itself_and_blur_scores_lower(crops):
+    for crop, mask, _ in crops:
+        assert sharpness_ratio(crop, crop, mask) == pytest.approx(1.0)
+        soft = sharpness_ratio(cv2.GaussianBlur(crop, (0, 0), 1.0), crop, mask)
+        softer = sharpness_ratio(cv2.GaussianBlur(crop, (0, 0), 2.0), crop, mask)
+        assert softer < soft < 0.9
+        assert softer < 0.75
+
+
+def test_sharpness_ignores_the_render_alpha_edge_and_mild_noise(crops):
+    rng = np.random.default_rng(0)
+    for crop, mask, _ in crops:
+        # The face pasted on black with a hard edge: the outline must not read as detail.
+        pasted = np.where((mask >= 0.5)[..., None], crop, 0).astype(np.uint8)
+        assert sharpness_ratio(pasted, crop, mask) == pytest.approx(1.0, abs=0.02)
+        noisy = np.clip(crop + rng.normal(0, 3, crop.shape), 0, 255).astype(np.uint8)
+        assert sharpness_ratio(noisy, crop, mask) == pytest.approx(1.0, abs=0.05)
+        # A flat face (the mean colour) has no detail at all.
+        flat = np.full_like(crop, crop[mask > 0.5].mean(0).astype(np.uint8))
+        assert sharpness_ratio(flat, crop, mask) < 0.05
+
+
+def test_region_masks_cover_their_landmarks_and_partition_the_face(crops):
+    for crop, mask, pts in crops:
+        r = region_masks(pts, SIZE)
+        xy = np.round(pts[:, :2]).astype(int)
+        for name, ids in (("mouth", lm.LIPS_OUTER + lm.LIPS_INNER),
+                          ("eyes", lm.RIGHT_EYE + lm.LEFT_EYE)):
+            inside = r[name][xy[list(ids), 1], xy[list(ids), 0]]
+            assert inside.all(), name
+        assert r["rest"][xy[lm.NOSE_TIP, 1], xy[lm.NOSE_TIP, 0]] == 1
+        assert not (r["mouth"] * r["eyes"]).any() and not (r["rest"] * (r["mouth"] + r["eyes"])).any()
+        # The mouth region is a small part of the face, the eyes smaller still.
+        face = (mask >= 0.5).sum()
+        assert 0.03 < r["mouth"].sum() / face < 0.2 and 0.02 < r["eyes"].sum() / face < 0.15
+        parts = face_parts(pts, SIZE)
+        total = sum(parts[p].astype(int) for p in PARTS)
+        assert total.max() == 1 and (total == 1).sum() == pytest.approx(face, rel=0.02)
+
+
+def test_region_ssim_drops_only_where_the_image_changed(crops):
+    crop, mask, pts = crops[0]
+    r = region_masks(pts, SIZE)
+    damaged = crop.copy()
+    mouth = r["mouth"] > 0
+    damaged[mouth] = cv2.GaussianBlur(crop, (0, 0), 3.0)[mouth]
+    m = image_metrics(damaged, crop, mask, r)
+    assert m["ssim_eyes"] > 0.99 and m["ssim_rest"] > 0.95
+    assert m["ssim_mouth"] < 0.85
+    assert m["sharpness_ratio"] < 1.0
+    same = image_metrics(crop, crop, mask, r)
+    assert same["ssim_mouth"] == pytest.approx(1.0) and same["sharpness_ratio"] == pytest.approx(1.0)
