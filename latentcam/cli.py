@@ -17,6 +17,7 @@ def build_app() -> typer.Typer:
     from latentcam import eval_command
     from latentcam.latent import commands as latent_commands
     from latentcam.latent import dataset_commands
+    from latentcam.provenance import commands as provenance_commands
     from latentcam.realtime import commands as realtime_commands
 
     app = typer.Typer(
@@ -34,7 +35,7 @@ def build_app() -> typer.Typer:
             raise typer.Exit()
 
     for module in (facekit_commands, doctor_commands, dataset_commands, latent_commands, eval_command,
-                   engine_commands, calibration_commands, realtime_commands):
+                   engine_commands, calibration_commands, realtime_commands, provenance_commands):
         module.register(app)
     return app
 

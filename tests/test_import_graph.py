@@ -9,13 +9,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SUBPACKAGES = {"facekit": "facekit", "latent": "latent", "engines": "engines",
-               "calibration": "calibration", "realtime": "realtime"}
+               "calibration": "calibration", "realtime": "realtime", "provenance": "provenance"}
 ALLOWED = {
     "facekit": set(),
     "latent": {"facekit"},
     "engines": {"facekit", "latent"},
     "calibration": {"facekit"},
     "realtime": {"facekit", "latent", "engines", "calibration"},
+    "provenance": {"facekit"},
 }
 
 
