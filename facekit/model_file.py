@@ -1,4 +1,4 @@
-"""The bundled MediaPipe face model and its integrity check."""
+"""The bundled MediaPipe models (face landmarker, hand landmarker) and their integrity check."""
 
 from __future__ import annotations
 
@@ -8,31 +8,41 @@ from pathlib import Path
 FACE_MODEL_PATH = Path(__file__).resolve().parent / "models" / "face_landmarker.task"
 FACE_MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 FACE_MODEL_SIZE = 3_758_596
+HAND_MODEL_PATH = Path(__file__).resolve().parent / "models" / "hand_landmarker.task"
+HAND_MODEL_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
+HAND_MODEL_SIZE = 7_819_105
 
 
 class ModelFileError(RuntimeError):
-    """The face model file is missing, truncated or not the expected file."""
+    """A bundled model file is missing, truncated or not the expected file."""
 
 
 def verify_face_model(path: Path | str = FACE_MODEL_PATH,
-                      sha256: str = FACE_MODEL_SHA256, size: int | None = FACE_MODEL_SIZE) -> bytes:
+                      sha256: str = FACE_MODEL_SHA256, size: int | None = FACE_MODEL_SIZE,
+                      what: str = "face model") -> bytes:
     """Read the model file, check its size and sha256, and return its bytes.
 
-    Raises ``ModelFileError`` naming the file and what is wrong with it.
+    Raises ``ModelFileError`` naming the file (``what`` it is) and what is wrong with it.
     """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(
-            f"face model not found: {path}. Reinstall latentcam (the model ships inside the "
+            f"{what} not found: {path}. Reinstall latentcam (the model ships inside the "
             "package; nothing is downloaded at run time).")
     data = path.read_bytes()
     if size is not None and len(data) != size:
         raise ModelFileError(
-            f"face model {path} has {len(data):,} bytes, expected {size:,} (truncated or "
+            f"{what} {path} has {len(data):,} bytes, expected {size:,} (truncated or "
             "replaced). Reinstall latentcam to restore the original file.")
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise ModelFileError(
-            f"face model {path} failed its integrity check (sha256 {digest[:16]}…, expected "
+            f"{what} {path} failed its integrity check (sha256 {digest[:16]}…, expected "
             f"{sha256[:16]}…). The file was modified or corrupted; reinstall latentcam.")
     return data
+
+
+def verify_hand_model(path: Path | str = HAND_MODEL_PATH, sha256: str = HAND_MODEL_SHA256,
+                      size: int | None = HAND_MODEL_SIZE) -> bytes:
+    """``verify_face_model`` for the bundled hand landmarker."""
+    return verify_face_model(path, sha256, size, what="hand model")

@@ -2,7 +2,8 @@
 
 A person-specific decoder renders what it has seen; combinations absent from the data (eyes
 closed while laughing, a head turned further than ever recorded) come out as the nearest seen
-expression. This report names such gaps in plain words so the user can record more.
+expression. This report names such gaps in plain words so the user can record more. It also
+counts the frames where a hand covers the face and names the parts covered (``latent.occlusion``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,24 @@ class CoverageReport:
     ranges: dict[str, tuple[float, float]]   # group or yaw/pitch/roll → (min, max)
     counts: dict[str, int]                   # group → frames at or above its threshold
     gaps: tuple[str, ...]                    # plain-words gaps, empty when nothing is missing
+    # Hands over the face (``latent.occlusion.summarise``); None: the dataset was not checked.
+    occlusion: dict | None = None
+
+    def occlusion_text(self) -> str:
+        """One paragraph on occluded frames and the face parts covered."""
+        o = self.occlusion
+        if o is None:
+            return ("Occlusion: not checked (this dataset was built before latentcam looked "
+                    "for hands over the face; rebuild it with `latentcam prepare --force` to "
+                    "check). All frames are treated as unoccluded.")
+        if not o["occluded"]:
+            return f"Occlusion: no hand covers the face in any of the {o['frames']} frames."
+        parts = ", ".join(f"{p} {n}" for p, n in sorted(o["parts"].items(), key=lambda kv: -kv[1])
+                          if n)
+        return (f"Occlusion: a hand covers the face in {o['occluded']} of {o['frames']} frames "
+                f"({o['occluded'] / o['frames']:.0%}); frames per covered part: {parts}. "
+                "Training ignores the covered pixels; reference textures come from the other "
+                "frames. Record more with the face uncovered.")
 
     def text(self) -> str:
         lines = [f"Coverage of {self.frames} frames"]
@@ -85,11 +104,14 @@ class CoverageReport:
             lines += [f"  - {g}" for g in self.gaps]
         else:
             lines.append("No gaps found.")
+        lines.append(self.occlusion_text())
         return "\n".join(lines)
 
 
-def analyse(blendshapes: np.ndarray, pose: np.ndarray) -> CoverageReport:
-    """Ranges and named gaps from (N, 52) blendshapes and (N, 3) yaw/pitch/roll degrees."""
+def analyse(blendshapes: np.ndarray, pose: np.ndarray, occlusion: dict | None = None
+            ) -> CoverageReport:
+    """Ranges and named gaps from (N, 52) blendshapes and (N, 3) yaw/pitch/roll degrees;
+    ``occlusion`` (``latent.occlusion.summarise``) is carried into the report."""
     b = np.asarray(blendshapes, dtype=np.float32)
     p = np.asarray(pose, dtype=np.float32).reshape(-1, 3)
     if b.ndim != 2 or b.shape[0] != p.shape[0] or b.shape[0] == 0:
@@ -124,7 +146,7 @@ def analyse(blendshapes: np.ndarray, pose: np.ndarray) -> CoverageReport:
     for k, sign, deg, wording in pose_checks:
         if int((sign * p[:, k] >= deg).sum()) < MIN_FRAMES:
             gaps.append(wording.format(deg))
-    return CoverageReport(int(b.shape[0]), ranges, counts, tuple(gaps))
+    return CoverageReport(int(b.shape[0]), ranges, counts, tuple(gaps), occlusion)
 
 
 def plot(report: CoverageReport, blendshapes: np.ndarray, pose: np.ndarray, path: Path,
@@ -155,7 +177,8 @@ def plot(report: CoverageReport, blendshapes: np.ndarray, pose: np.ndarray, path
     for ax in axes[len(GROUP_CHECKS) + 3:]:
         ax.axis("off")
     gap_text = "\n".join(report.gaps) if report.gaps else "no gaps"
-    axes[-1].text(0, 1, "Gaps:\n" + gap_text, va="top", fontsize=9, wrap=True)
+    axes[-1].text(0, 1, "Gaps:\n" + gap_text + "\n\n" + report.occlusion_text(), va="top",
+                  fontsize=9, wrap=True)
     fig.suptitle(title or f"Coverage of {report.frames} frames")
     fig.tight_layout()
     fig.savefig(str(path))
@@ -163,8 +186,12 @@ def plot(report: CoverageReport, blendshapes: np.ndarray, pose: np.ndarray, path
 
 def write_report(dataset, out_dir: str | Path) -> CoverageReport:
     """Write ``coverage.png`` and ``coverage.txt`` for a loaded ``Dataset`` into ``out_dir``."""
+    from .occlusion import summarise
+
     out_dir = Path(out_dir)
-    report = analyse(dataset.blendshapes, dataset.pose)
+    occlusion = (summarise(dataset.occluded_parts, dataset.occluded_fraction)
+                 if dataset.occlusion_checked else None)
+    report = analyse(dataset.blendshapes, dataset.pose, occlusion)
     (out_dir / "coverage.txt").write_text(report.text() + "\n", encoding="utf-8")
     source = dataset.manifest.get("source", {}).get("path", "")
     plot(report, dataset.blendshapes, dataset.pose, out_dir / "coverage.png",

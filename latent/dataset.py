@@ -6,10 +6,16 @@ A dataset directory (format ``latentcam-dataset`` version 1) holds, for every ke
 * ``crops/{i:06d}.png``  — the BGR alignment crop (S×S), cut with ``facekit.geometry``'s
   ``alignment_matrix`` + ``warp_to_crop`` (the same alignment the live path pastes back with);
 * ``masks/{i:06d}.png``  — uint8 0..255 S×S face mask: the filled face-oval polygon, feathered;
+* ``occlusion/{i:06d}.png`` — uint8 S×S occluder mask (255 = a hand covers the pixel), written
+  only for frames where a hand reaches into the crop (``latent/occlusion.py``);
 * ``observations.safetensors`` — float32 unless stated: ``frame_index (N,) int64``,
   ``landmarks_px (N,478,3)`` source pixels, ``crop_landmarks (N,478,3)`` crop pixels,
   ``canonical (N,478,3)``, ``blendshapes (N,52)``, ``pose (N,3)`` yaw/pitch/roll degrees,
-  ``alignment (N,2,3)`` image→crop;
+  ``alignment (N,2,3)`` image→crop; and from the hand check (absent in datasets built before
+  it: they load as unoccluded, with ``occlusion_checked`` False): ``hand_count (N,) int8``
+  (hands found, -1 = not checked), ``hand_landmarks (N,2,21,3)`` crop pixels (NaN where no
+  hand), ``occluded_parts (N,P)`` fraction of each ``face_regions.PARTS`` covered,
+  ``occluded_fraction (N,)`` fraction of the face mask covered;
 * ``background.png`` — one full source frame (the most neutral, frontal one) for portrait
   compositing, with ``background_frame`` and ``background_alignment`` in the manifest;
 * ``manifest.json`` — see ``MANIFEST_KEYS``.
@@ -38,6 +44,11 @@ from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pos
                                         transform_points, warp_to_crop)
 from latentcam.facekit.landmarks import FACE_OVAL, NUM_LANDMARKS
 
+from .face_regions import PARTS
+from .occlusion import MAX_HANDS, OCCLUDED_MIN_FRACTION, frame_occlusion, hands_to_crop
+
+NUM_HAND_LANDMARKS = 21
+
 FORMAT = "latentcam-dataset"
 VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -45,6 +56,7 @@ OBSERVATIONS_NAME = "observations.safetensors"
 BACKGROUND_NAME = "background.png"
 CROPS_DIR = "crops"
 MASKS_DIR = "masks"
+OCCLUSION_DIR = "occlusion"
 PARTIAL_DIR = ".partial"
 STATE_NAME = "state.json"
 
@@ -59,6 +71,13 @@ ARRAY_SPECS: dict[str, tuple[tuple[int, ...], type]] = {
     "blendshapes": ((NUM_BLENDSHAPES,), np.float32),
     "pose": ((3,), np.float32),
     "alignment": ((2, 3), np.float32),
+}
+# Written by the hand check (``latent/occlusion.py``); optional so older datasets still load.
+OCCLUSION_SPECS: dict[str, tuple[tuple[int, ...], type]] = {
+    "hand_count": ((), np.int8),
+    "hand_landmarks": ((MAX_HANDS, NUM_HAND_LANDMARKS, 3), np.float32),
+    "occluded_parts": ((len(PARTS),), np.float32),
+    "occluded_fraction": ((), np.float32),
 }
 
 # Mask feathering: Gaussian sigma as a fraction of the crop side (256 px → ~2 px).
@@ -132,9 +151,34 @@ class Dataset:
     blendshapes: np.ndarray
     pose: np.ndarray
     alignment: np.ndarray
+    # The hand check (see the module docstring); None in datasets built before it.
+    hand_count: np.ndarray | None = None
+    hand_landmarks: np.ndarray | None = None
+    occluded_parts: np.ndarray | None = None
+    occluded_fraction: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.frame_index.shape[0])
+
+    @property
+    def occlusion_checked(self) -> bool:
+        """Whether this dataset was checked for hands over the face (False: built before)."""
+        return self.hand_count is not None and bool((self.hand_count >= 0).all())
+
+    @property
+    def occluded(self) -> np.ndarray:
+        """(N,) bool: a hand covers at least ``OCCLUDED_MIN_FRACTION`` of the face mask
+        (all False when the dataset was not checked)."""
+        if self.occluded_fraction is None:
+            return np.zeros(len(self), bool)
+        return self.occluded_fraction >= OCCLUDED_MIN_FRACTION
+
+    def occlusion_mask(self, i: int) -> np.ndarray:
+        """uint8 S×S occluder mask of kept frame ``i`` (zeros where nothing covers the crop)."""
+        path = self.root / OCCLUSION_DIR / crop_name(i)
+        if not path.is_file():
+            return np.zeros((self.crop_size, self.crop_size), np.uint8)
+        return self._read(path, cv2.IMREAD_GRAYSCALE)
 
     @property
     def crop_size(self) -> int:
@@ -226,6 +270,13 @@ def load_dataset(root: str | Path, check_files: bool = True) -> Dataset:
                                f"{(n, *shape)} for {n} frames; the dataset is inconsistent, "
                                "rebuild it.")
         out[name] = a.astype(dtype, copy=False)
+    for name, (shape, dtype) in OCCLUSION_SPECS.items():
+        if name in arrays:
+            a = arrays[name]
+            if a.shape != (n, *shape):
+                raise DatasetError(f"{obs_path}: array '{name}' has shape {a.shape}, expected "
+                                   f"{(n, *shape)}; the dataset is inconsistent, rebuild it.")
+            out[name] = a.astype(dtype, copy=False)
     if n == 0:
         raise DatasetError(f"{root}: the dataset has no frames.")
     if check_files:
@@ -385,7 +436,11 @@ RAW_SPECS: dict[str, tuple[tuple[int, ...], type]] = {
     "landmarks_px": ((NUM_LANDMARKS, 3), np.float32),
     "blendshapes": ((NUM_BLENDSHAPES,), np.float32),
     "head_transform": ((4, 4), np.float32),
+    "hand_landmarks_px": ((MAX_HANDS, NUM_HAND_LANDMARKS, 3), np.float32),   # NaN: no hand
+    "hand_count": ((), np.int8),                                             # -1: not checked
 }
+# What a chunk written before the hand check holds in place of its hand arrays.
+_RAW_FILL = {"hand_landmarks_px": np.nan, "hand_count": -1}
 
 
 def _empty_raw(name: str) -> np.ndarray:
@@ -404,7 +459,11 @@ def _load_chunks(partial: Path) -> tuple[dict[str, np.ndarray], int, int]:
         arrays = load_file(str(path))
         with safe_open(str(path), "np") as fh:
             meta = fh.metadata()
+        rows = len(arrays["frame_index"])
         for k in parts:
+            if k not in arrays:       # a chunk from before the hand check: frames unchecked
+                shape, dtype = RAW_SPECS[k]
+                arrays[k] = np.full((rows, *shape), _RAW_FILL[k], dtype)
             parts[k].append(arrays[k])
         next_index = int(meta["next_index"])
         skipped = int(meta["skipped"])
@@ -416,6 +475,14 @@ def _open_tracker(mode: str):
     from latentcam.facekit.tracker import FaceTracker, TrackerOptions, TrackingMode
 
     return FaceTracker(TrackerOptions(mode=TrackingMode.VIDEO if mode == "video" else TrackingMode.IMAGE))
+
+
+def _open_hand_tracker(mode: str):
+    from latentcam.facekit.hands import HandTracker, HandTrackerOptions
+    from latentcam.facekit.tracker import TrackingMode
+
+    return HandTracker(HandTrackerOptions(
+        mode=TrackingMode.VIDEO if mode == "video" else TrackingMode.IMAGE, max_hands=MAX_HANDS))
 
 
 class _Chunks:
@@ -436,11 +503,17 @@ class _Chunks:
         """Frames committed or buffered (the next crop number)."""
         return int(self.raw["frame_index"].shape[0]) + len(self._buf["frame_index"])
 
-    def add(self, index: int, face) -> None:
+    def add(self, index: int, face, hands: np.ndarray) -> None:
+        """One kept frame: its face and the (H, 21, 3) source-pixel landmarks of its hands."""
         self._buf["frame_index"].append(index)
         self._buf["landmarks_px"].append(face.landmarks_px)
         self._buf["blendshapes"].append(face.blendshapes)
         self._buf["head_transform"].append(face.head_transform)
+        padded = np.full((MAX_HANDS, NUM_HAND_LANDMARKS, 3), np.nan, np.float32)
+        k = min(len(hands), MAX_HANDS)
+        padded[:k] = hands[:k]
+        self._buf["hand_landmarks_px"].append(padded)
+        self._buf["hand_count"].append(k)
 
     def commit(self, next_index: int) -> None:
         from safetensors.numpy import save_file
@@ -461,7 +534,7 @@ class _Chunks:
 
 def _clear(out: Path) -> None:
     for name in (MANIFEST_NAME, OBSERVATIONS_NAME, BACKGROUND_NAME, PARTIAL_DIR, CROPS_DIR,
-                 MASKS_DIR, "coverage.png", "coverage.txt"):
+                 MASKS_DIR, OCCLUSION_DIR, "coverage.png", "coverage.txt"):
         p = out / name
         if p.is_dir():
             shutil.rmtree(p)
@@ -502,7 +575,8 @@ def _track(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chu
         return 0
     processed = pending = 0
     next_index = chunks.next_index
-    with _open_tracker(source.tracking_mode) as tracker:
+    with (_open_tracker(source.tracking_mode) as tracker,
+          _open_hand_tracker(source.tracking_mode) as hand_tracker):
         for frame in source.frames(chunks.next_index):
             face = tracker.track(frame.image, frame.index, frame.time_s).face
             if face is None:
@@ -513,7 +587,8 @@ def _track(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chu
                 _write_png(out / CROPS_DIR / name, warp_to_crop(frame.image, m, options.size))
                 _write_png(out / MASKS_DIR / name,
                            face_mask(transform_points(face.landmarks_px, m), options.size))
-                chunks.add(frame.index, face)
+                hands = hand_tracker.track(frame.image, frame.time_s).landmarks_px
+                chunks.add(frame.index, face, hands)
             processed += 1
             pending += 1
             next_index = frame.index + 1
@@ -527,6 +602,41 @@ def _track(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chu
     if pending or chunks.count == 0:
         chunks.commit(next_index)
     return processed
+
+
+def _occlusion_arrays(out: Path, raw: dict[str, np.ndarray], arrays: dict[str, np.ndarray],
+                      size: int) -> dict[str, np.ndarray]:
+    """The hand check's per-frame arrays; writes ``occlusion/`` PNGs for frames with a hand."""
+    n = len(raw["frame_index"])
+    hands = np.full((n, MAX_HANDS, NUM_HAND_LANDMARKS, 3), np.nan, np.float32)
+    parts = np.zeros((n, len(PARTS)), np.float32)
+    fraction = np.zeros(n, np.float32)
+    (out / OCCLUSION_DIR).mkdir(exist_ok=True)
+    for i in range(n):
+        stale = out / OCCLUSION_DIR / crop_name(i)
+        k = int(raw["hand_count"][i])
+        if k > 0:
+            hands[i, :k] = hands_to_crop(raw["hand_landmarks_px"][i, :k], arrays["alignment"][i])
+            occ = frame_occlusion(hands[i, :k], arrays["crop_landmarks"][i], size)
+            parts[i] = [occ.parts[p] for p in PARTS]
+            fraction[i] = occ.face_fraction
+            if occ.mask.any():
+                _write_png(stale, occ.mask)
+                continue
+        stale.unlink(missing_ok=True)
+    return {"hand_count": raw["hand_count"].astype(np.int8), "hand_landmarks": hands,
+            "occluded_parts": parts, "occluded_fraction": fraction}
+
+
+def _occlusion_manifest(arrays: dict[str, np.ndarray]) -> dict:
+    from .occlusion import summarise
+
+    checked = bool((arrays["hand_count"] >= 0).all())
+    return {"checked": checked,
+            "detector": "MediaPipe HandLandmarker (facekit/models/hand_landmarker.task)",
+            "mask": "convex hull of each hand's landmarks + a forearm stub, dilated by a finger "
+                    "width (latent/occlusion.py)",
+            **summarise(arrays["occluded_parts"], arrays["occluded_fraction"])}
 
 
 def _finish(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chunks,
@@ -545,11 +655,15 @@ def _finish(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Ch
     arrays = _observation_arrays(raw["landmarks_px"], raw["blendshapes"], raw["head_transform"],
                                  options.size)
     arrays["frame_index"] = raw["frame_index"].astype(np.int64)
+    arrays.update(_occlusion_arrays(out, raw, arrays, options.size))
     tmp = out / (OBSERVATIONS_NAME + ".tmp")
     save_file(arrays, str(tmp))
     os.replace(tmp, out / OBSERVATIONS_NAME)
 
-    best = int(np.argmin(neutral_score(arrays["blendshapes"], arrays["pose"])))
+    # The background plate: the most neutral frame no hand covers (when there is one).
+    score = neutral_score(arrays["blendshapes"], arrays["pose"])
+    clear = arrays["occluded_fraction"] < OCCLUDED_MIN_FRACTION
+    best = int(np.argmin(np.where(clear, score, np.inf))) if clear.any() else int(np.argmin(score))
     preferred = getattr(source, "background_frame", None)   # e.g. the portrait itself
     if preferred is not None and preferred in set(arrays["frame_index"].tolist()):
         best = int(np.flatnonzero(arrays["frame_index"] == preferred)[0])
@@ -573,13 +687,14 @@ def _finish(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Ch
         "background_dataset_index": best,
         "background_alignment": arrays["alignment"][best].astype(float).tolist(),
         "background_size": [int(background.shape[1]), int(background.shape[0])],
+        "occlusion": _occlusion_manifest(arrays),
         "build_state": state,
     }
     manifest.update(source.manifest_extra(arrays["frame_index"]))
     _atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=1))
     shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
     # Crops beyond N can remain from an interrupted chunk that was never committed.
-    for sub in (CROPS_DIR, MASKS_DIR):
+    for sub in (CROPS_DIR, MASKS_DIR, OCCLUSION_DIR):
         for p in (out / sub).glob("*.png"):
             if p.stem.isdigit() and int(p.stem) >= n:
                 p.unlink()

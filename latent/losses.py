@@ -62,9 +62,14 @@ def kl_loss(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mean ** 2 + logvar.exp() - 1.0 - logvar).mean()
 
 
-def alpha_loss(alpha: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The rendered alpha (B, 1, H, W) should match the face mask: L1."""
-    return (alpha - mask).abs().mean()
+def alpha_loss(alpha: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None
+               ) -> torch.Tensor:
+    """The rendered alpha (B, 1, H, W) should match the face mask: L1, optionally weighted per
+    pixel by ``weight`` (B, 1, H, W) — 0 where an occluder hides what the mask should be."""
+    err = (alpha - mask).abs()
+    if weight is None:
+        return err.mean()
+    return (err * weight).sum() / weight.sum().clamp_min(1e-6)
 
 
 def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

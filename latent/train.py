@@ -121,6 +121,18 @@ def initial_model(preset: Preset, data: TrainingData) -> AutoEncoder:
     return model
 
 
+def reconstruction_losses(bgr: torch.Tensor, alpha: torch.Tensor, images: torch.Tensor,
+                          masks: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
+    """L1 and SSIM weighted towards the face mask, and the alpha L1 — none of them sees the
+    pixels where ``valid`` is 0 (a hand over the crop, ``TrainingData.valid``): they carry no
+    weight, and SSIM's windows find the render's own colour there instead of the hand."""
+    weight = (0.2 + 0.8 * masks) * valid
+    target = images * valid + bgr.detach() * (1 - valid)
+    return {"l1": losses.masked_l1(bgr, images, weight),
+            "ssim": losses.ssim_loss(bgr, target, weight),
+            "alpha": losses.alpha_loss(alpha, masks, valid)}
+
+
 # --- batches --------------------------------------------------------------------------------
 
 class BatchMaker:
@@ -131,6 +143,7 @@ class BatchMaker:
         self.data, self.opts, self.rng, self.device = data, opts, rng, device
         self.images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()  # N,3,S,S u8
         self.masks = torch.from_numpy(data.masks)[:, None].contiguous()                # N,1,S,S u8
+        self.occlusion = torch.from_numpy(data.occlusion)[:, None].contiguous()        # N,1,S,S u8
         self.features = torch.from_numpy(data.features)
         layout = feature_layout()
         self.lower = torch.as_tensor(layout.lower)
@@ -144,12 +157,15 @@ class BatchMaker:
         d = np.linalg.norm(data.pose[:, None, :2] - data.pose[None, :, :2], axis=-1)
         self.partners = np.argsort(d, axis=1)[:, :k]
 
-    def __call__(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """→ images (B, 3, S, S) float [0,1], masks (B, 1, S, S), features (B, F)."""
+    def __call__(self, batch: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """→ images (B, 3, S, S) float [0,1], masks (B, 1, S, S), features (B, F), valid
+        (B, 1, S, S): 0 where a hand covers the crop (``TrainingData.valid``), else 1."""
         n = len(self.data)
         idx = self.rng.integers(0, n, batch)
         images = self.images[idx].float() / 255.0
         masks = self.masks[idx].float() / 255.0
+        valid = 1.0 - self.occlusion[idx].float() / 255.0
         feats = self.features[idx].clone()
         n_mix = int(round(batch * self.opts.region_mix))
         if n_mix and n > 1:
@@ -158,13 +174,14 @@ class BatchMaker:
             w = self.lower_weight
             images[mix] = images[mix] * (1 - w) + self.images[partner].float() / 255.0 * w
             masks[mix] = masks[mix] * (1 - w) + self.masks[partner].float() / 255.0 * w
+            valid[mix] = valid[mix] * (1 - w) + (1.0 - self.occlusion[partner].float() / 255.0) * w
             sub = feats[mix]
             sub[:, self.lower] = self.features[partner][:, self.lower]
             feats[mix] = sub
         feats = self._jitter(feats)
         cl = torch.channels_last
         return (images.to(self.device, memory_format=cl), masks.to(self.device, memory_format=cl),
-                feats.to(self.device))
+                feats.to(self.device), valid.to(self.device, memory_format=cl))
 
     def _jitter(self, feats: torch.Tensor) -> torch.Tensor:
         """Small rigid + per-point noise on the landmark block (the canonical frame's noise)."""
@@ -396,13 +413,12 @@ def train(opts: TrainOptions) -> Path | None:
                 frac = max(frac, used)
             for group in opt_g.param_groups + (opt_d.param_groups if opt_d else []):
                 group["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-            images, masks, feats = batches(batch)
+            images, masks, feats, valid = batches(batch)
             render, mean, logvar = g_model(feats, sample=True)
             bgr, alpha = render[:, :3], render[:, 3:]
-            weight = 0.2 + 0.8 * masks
-            terms = {"l1": losses.masked_l1(bgr, images, weight),
-                     "ssim": losses.ssim_loss(bgr, images, weight),
-                     "alpha": losses.alpha_loss(alpha, masks)}
+            terms = reconstruction_losses(bgr, alpha, images, masks, valid)
+            # The discriminator's "real" never shows a hand: occluded pixels take the render's.
+            real = images * valid + bgr.detach() * (1 - valid)
             loss = opts.w_l1 * terms["l1"] + opts.w_ssim * terms["ssim"] + opts.w_alpha * terms["alpha"]
             if opts.vae:
                 terms["kl"] = losses.kl_loss(mean, logvar)
@@ -413,7 +429,7 @@ def train(opts: TrainOptions) -> Path | None:
                     p.requires_grad_(False)
                 fake_feats = disc(bgr)              # the bare module: no DDP sync in the G step
                 with torch.no_grad():
-                    real_feats = disc(images)
+                    real_feats = disc(real)
                 terms["g_adv"] = losses.hinge_g_loss(fake_feats[-1])
                 terms["fm"] = losses.feature_matching_loss(real_feats, fake_feats)
                 loss = loss + opts.w_gan * terms["g_adv"] + opts.w_fm * terms["fm"]
@@ -423,7 +439,7 @@ def train(opts: TrainOptions) -> Path | None:
             loss.backward()
             opt_g.step()
             if use_gan:
-                d_out_real = d_model(images)[-1]
+                d_out_real = d_model(real)[-1]
                 d_out_fake = d_model(bgr.detach())[-1]
                 terms["d"] = losses.hinge_d_loss(d_out_real, d_out_fake)
                 opt_d.zero_grad(set_to_none=True)
