@@ -6,8 +6,20 @@ Two modes:
   plate's own face is (the plate's alignment matrix), moved and scaled like the driver's head
   relative to its reference position, and the result is scaled to the output size.
 * ``paste`` — the rendered face blended into the driver's own frame at the driver's face, using
-  the inverse of ``facekit.geometry.alignment_matrix``, with a feathered mask from the decoder's
-  alpha and the render's colour matched to the driver's skin.
+  the inverse of ``facekit.geometry.alignment_matrix``. The mask is the driver's face
+  (``facemask.face_polygon``: landmark oval, forehead cut above the brows, feathered) times the
+  decoder's alpha, so the target's hair and fringe never come along; the render's colour and
+  brightness are matched to the driver's skin by a Lab mean/std transfer (``colour``) measured on
+  a ring of skin inside the face, smoothed over frames.
+
+In portrait mode the plate's own face (the photo's) is painted out of the plate once, on the
+first frame (``facemask.fill_region``), and what of it the render does not cover at rest (its
+jaw line, the edge of a cheek) is drawn under the render, moving with it — so when the rendered
+head moves or turns no second jaw line or cheek stays where the photo's face was.
+
+``CompositeOptions.legacy`` keeps the compositing before issue #11 (decoder-alpha mask in paste
+mode, a mean shift in BGR for colour, the plate as it is) selectable, so a benchmark can compare
+both in one run (``benchmarks/realtime/seams.py``).
 
 Speed: the output background is prepared once (portrait) or resized once per frame (paste);
 the crop is warped only into the bounding box it covers, and blending runs in OpenCV
@@ -21,9 +33,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from latentcam.facekit.geometry import alignment_matrix, invert_affine
+from latentcam.facekit import landmarks as lm
+from latentcam.facekit.geometry import alignment_matrix, invert_affine, transform_points
+
+from .colour import LabStats, LabTransfer
+from .facemask import (face_polygon, fill_region, polygon_mask, scaled_about_centre,
+                       template_face_oval)
 
 MODES = ("portrait", "paste")
+_EYE_CORNERS = [lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER, lm.LEFT_EYE_INNER, lm.LEFT_EYE_OUTER]
 
 
 @dataclass(frozen=True)
@@ -32,11 +50,18 @@ class CompositeOptions:
     follow: float = 1.0             # portrait: how much of the driver's head motion to follow (0..1)
     max_shift: float = 0.25         # portrait: largest head shift, as a fraction of the crop size
     scale_range: tuple[float, float] = (0.75, 1.35)  # portrait: allowed head-size change
-    feather_px: int = 9             # paste: blur of the mask edge, in crop pixels
-    erode_px: int = 4               # paste: shrink the mask before feathering (hides the seam)
-    colour_match: bool = True       # paste: shift the render's colour to the driver's skin
-    colour_smoothing: float = 0.8   # paste: EMA factor of the colour shift (0 = none)
+    feather_px: int = 9             # blur of the mask edge, in crop pixels
+    erode_px: int = 4               # shrink the decoder's alpha before feathering (hides the seam)
+    colour_match: bool = True       # paste: match the render's colour to the driver's skin
+    colour_smoothing: float = 0.8   # paste: EMA factor of the colour statistics (0 = none)
     edge_fade: float = 0.06         # fade the alpha to 0 over this fraction of the crop border
+    forehead: float = 0.3           # paste: mask top, in interocular distances above the eye line
+    brow_margin: float = 0.05       # paste: ... or this far above the driver's brows, if higher
+    mask_inset: float = 0.9         # paste: face-oval mask scaled by this about its centre
+    skin_edge: bool = True          # paste: near the face's edge, cover only what looks like skin
+    plate_fill: bool = True         # portrait: paint the photo's own face out of the plate at load
+    plate_fill_scale: float = 1.1   # portrait: size of the painted region × the template face oval
+    legacy: bool = False            # the compositing before issue #11 (kept for comparisons)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -52,6 +77,14 @@ class CompositeOptions:
             raise ValueError(f"composite.edge_fade must be in [0, 0.5); got {self.edge_fade}")
         if self.feather_px < 0 or self.erode_px < 0:
             raise ValueError("composite.feather_px and composite.erode_px must be >= 0")
+        if not 0.0 <= self.forehead <= 2.0:
+            raise ValueError(f"composite.forehead must be in [0, 2]; got {self.forehead}")
+        if not 0.0 <= self.brow_margin <= 1.0:
+            raise ValueError(f"composite.brow_margin must be in [0, 1]; got {self.brow_margin}")
+        if not 0.5 <= self.mask_inset <= 1.2:
+            raise ValueError(f"composite.mask_inset must be in [0.5, 1.2]; got {self.mask_inset}")
+        if not 0.5 <= self.plate_fill_scale <= 2.0:
+            raise ValueError(f"composite.plate_fill_scale must be in [0.5, 2]; got {self.plate_fill_scale}")
 
 
 def cover_transform(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[float, float, float]:
@@ -136,6 +169,7 @@ class Compositor:
     def __init__(self, options: CompositeOptions, crop_size: int, output_size: tuple[int, int],
                  plate: np.ndarray | None = None, plate_to_crop: np.ndarray | None = None):
         options.validate()
+        has_plate = plate is not None
         self.options = options
         self.mode = options.mode
         self.crop_size = crop_size
@@ -158,9 +192,17 @@ class Compositor:
                                          borderMode=cv2.BORDER_REPLICATE)
         # crop → plate → output, before following the driver's head.
         self._crop_to_out = compose(plate_to_out, crop_to_plate)
+        # The photo's own face is painted out of the plate on the first portrait frame, where
+        # the render at rest covers it (see ``_fill_plate``).
+        self._plate_pending = has_plate and options.plate_fill and not options.legacy
+        self._face_layer: np.ndarray | None = None   # BGRA, crop space (see ``_fill_plate``)
         self._reference: np.ndarray | None = None   # driver's alignment at the reference pose
         self._colour_shift = np.zeros(3, np.float32)
+        self._colour = LabTransfer(options.colour_smoothing)
         self._window: np.ndarray | None = None
+        # The last blend (crop-space alpha, crop → output matrix), for seam measurements.
+        self.last_alpha: np.ndarray | None = None
+        self.last_matrix: np.ndarray | None = None
 
     # --- reference pose ----------------------------------------------------------------------
     def set_reference(self, landmarks_px: np.ndarray | None) -> None:
@@ -191,10 +233,42 @@ class Compositor:
 
     # --- compositing -------------------------------------------------------------------------
     def portrait(self, crop_bgra: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
-        out = self._plate_out.copy()
         m = self._crop_to_out if motion is None else compose(self._crop_to_out, motion)
-        blend_crop(out, self._edge_faded(self._checked(crop_bgra)), m)
+        crop = self._edge_faded(self._checked(crop_bgra))
+        if self._plate_pending:
+            self._fill_plate(crop[:, :, 3])
+        out = self._plate_out.copy()
+        if self._face_layer is not None:
+            blend_crop(out, self._face_layer, m)
+        self._blend(out, crop, m)
         return out
+
+    def _fill_plate(self, rest_alpha: np.ndarray) -> None:
+        """Take the photo's face off the plate, once (on the first frame, ~20–40 ms), and let
+        what the render does not cover of it move with the head.
+
+        The region is the template face oval × ``plate_fill_scale`` through the plate's
+        alignment. It is painted over from its surroundings (``fill_region``) in the plate, and
+        the part of the photo in it that the render at rest does not fully cover (alpha < 0.9:
+        the photo's jaw line, the edge of a cheek) becomes a crop-space *face layer*, drawn each
+        frame under the render with the render's own motion. At rest the output is as before;
+        when the head moves or turns, the photo's face edges travel with the rendered face
+        (no second jaw line or cheek where the face was) and the place it left shows blurred
+        hair and background.
+        """
+        self._plate_pending = False
+        s = self.crop_size
+        region = scaled_about_centre(template_face_oval(s), self.options.plate_fill_scale)
+        oval_out = polygon_mask(transform_points(region, self._crop_to_out), (self.width, self.height))
+        photo = cv2.warpAffine(self._plate_out, invert_affine(self._crop_to_out), (s, s),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        self._plate_out = fill_region(self._plate_out, oval_out, feather_px=1.5)
+        oval = cv2.GaussianBlur(polygon_mask(region, (s, s)), (5, 5), 0)
+        full = cv2.erode(cv2.threshold(rest_alpha, 229, 255, cv2.THRESH_BINARY)[1], np.ones((3, 3), np.uint8))
+        uncovered = cv2.GaussianBlur(cv2.bitwise_not(full), (5, 5), 0)
+        layer = cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA)
+        layer[:, :, 3] = cv2.multiply(oval, uncovered, scale=1.0 / 255.0)
+        self._face_layer = layer
 
     def paste(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,
               landmarks_px: np.ndarray) -> np.ndarray:
@@ -203,11 +277,82 @@ class Compositor:
         out = cover_resize(frame_bgr, self.width, self.height)
         to_crop = alignment_matrix(landmarks_px, self.crop_size)
         m = compose(frame_to_out, invert_affine(to_crop))
-        crop = self._feathered(self._checked(crop_bgra))
-        if self.options.colour_match:
-            self._match_colour(crop, frame_bgr, to_crop)
-        blend_crop(out, crop, m)
+        crop = self._checked(crop_bgra)
+        if self.options.legacy:
+            crop = self._feathered(crop)
+            if self.options.colour_match:
+                self._match_colour(crop, frame_bgr, to_crop)
+        else:
+            crop = self._face_crop(crop, frame_bgr, to_crop, landmarks_px)
+        self._blend(out, crop, m)
         return out
+
+    def _face_crop(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray, to_crop: np.ndarray,
+                   landmarks_px: np.ndarray) -> np.ndarray:
+        """Paste mode: the BGRA crop to blend — colour matched to the driver's skin, alpha
+        limited to the driver's face (polygon) and, near its edge, to what looks like the
+        driver's skin (hair falling over a cheek stays the driver's).
+
+        The statistics come from a skin ring in crop space — the face polygon scaled to 0.9
+        minus the polygon scaled to 0.5, below the eye line (cheeks, jaw sides, chin: skin in
+        the driver and in the render alike, no eyes, brows, fringe or lips; ``LabStats.of``
+        trims what is left of hair and shadow) — on 64² images.
+        """
+        o = self.options
+        polygon = face_polygon(transform_points(landmarks_px, to_crop), o.forehead, o.brow_margin,
+                               o.mask_inset)
+        small = 64
+        k = small / self.crop_size
+        driver = cv2.warpAffine(frame_bgr, to_crop * k, (small, small), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        ring = cv2.subtract(polygon_mask(scaled_about_centre(polygon, 0.9), (small, small), k),
+                            polygon_mask(scaled_about_centre(polygon, 0.5), (small, small), k))
+        eye_row = int(np.ceil(float(transform_points(landmarks_px[_EYE_CORNERS], to_crop)[:, 1].max()) * k))
+        ring[: eye_row + 1] = 0
+        ring = cv2.threshold(ring, 127, 255, cv2.THRESH_BINARY)[1]
+        if o.colour_match:
+            render = cv2.resize(crop_bgra, (small, small), interpolation=cv2.INTER_AREA)
+            render_ring = cv2.bitwise_and(ring, (render[:, :, 3] > 200).astype(np.uint8) * 255)
+            self._colour.update(render, render_ring, driver, ring)
+            colour = self._colour.apply(crop_bgra)
+        else:
+            colour = cv2.cvtColor(crop_bgra, cv2.COLOR_BGRA2BGR)
+        alpha = self._face_alpha(crop_bgra[:, :, 3], polygon)
+        if o.skin_edge:
+            skin = self._colour.reference_stats if o.colour_match else LabStats.of(driver, ring)
+            if skin is not None:
+                alpha = cv2.multiply(alpha, self._skin_keep(driver, skin, polygon, eye_row), scale=1.0 / 255.0)
+        out = cv2.cvtColor(colour, cv2.COLOR_BGR2BGRA)
+        out[:, :, 3] = alpha
+        return out
+
+    def _skin_keep(self, driver_small: np.ndarray, skin: LabStats, polygon: np.ndarray,
+                   eye_row: int) -> np.ndarray:
+        """uint8 S×S: 255 where the render may cover, lowered in the polygon's outer band
+        (outside 0.8 of its size, below the eye line) where the driver's pixel does not look
+        like the driver's skin — hair over a cheek or the jaw, background at the silhouette."""
+        small = driver_small.shape[0]
+        k = small / self.crop_size
+        band = cv2.subtract(np.full((small, small), 255, np.uint8),
+                            polygon_mask(scaled_about_centre(polygon, 0.8), (small, small), k))
+        band[: eye_row + 1] = 0
+        drop = (band.astype(np.float32) / 255.0) * (1.0 - skin.similarity(driver_small))
+        keep = cv2.GaussianBlur(1.0 - drop, (3, 3), 0)
+        keep = cv2.resize(keep, (self.crop_size, self.crop_size), interpolation=cv2.INTER_LINEAR)
+        return np.clip(keep * 255.0, 0, 255).astype(np.uint8)
+
+    def _blend(self, out: np.ndarray, crop_bgra: np.ndarray, matrix: np.ndarray) -> None:
+        self.last_alpha, self.last_matrix = crop_bgra[:, :, 3], matrix
+        blend_crop(out, crop_bgra, matrix)
+
+    def last_alpha_out(self) -> np.ndarray | None:
+        """The last blend's alpha (float32 0..1) at the output size: where the render covers
+        the picture (for seam measurements; not used on the live path)."""
+        if self.last_alpha is None:
+            return None
+        a = cv2.warpAffine(self.last_alpha, self.last_matrix, (self.width, self.height),
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return a.astype(np.float32) / 255.0
 
     def driver_only(self, frame_bgr: np.ndarray) -> np.ndarray:
         """The driver's frame at the output size (reveal mode, passthrough)."""
@@ -249,6 +394,17 @@ class Compositor:
             self._window = np.round(255.0 * np.outer(w1, w1)).astype(np.uint8)
         return self._window
 
+    def _face_alpha(self, decoder_alpha: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+        """The feathered face polygon × the decoder's alpha × the edge window: the render shows
+        only over the driver's face, never its own hair."""
+        o = self.options
+        face = polygon_mask(polygon, (self.crop_size, self.crop_size))
+        if o.feather_px:
+            k = 2 * o.feather_px + 1
+            face = cv2.GaussianBlur(face, (k, k), 0)
+        alpha = cv2.multiply(decoder_alpha, face, scale=1.0 / 255.0)
+        return cv2.multiply(alpha, self._edge_window(), scale=1.0 / 255.0)
+
     def _edge_faded(self, crop_bgra: np.ndarray) -> np.ndarray:
         out = crop_bgra.copy()
         out[:, :, 3] = cv2.multiply(crop_bgra[:, :, 3], self._edge_window(), scale=1.0 / 255.0)
@@ -277,4 +433,10 @@ class Compositor:
 
     @property
     def colour_shift(self) -> np.ndarray:
+        """Legacy path: the BGR mean shift in use."""
         return self._colour_shift.copy()
+
+    @property
+    def colour(self) -> LabTransfer:
+        """The Lab transfer in use (paste mode, not legacy)."""
+        return self._colour

@@ -81,10 +81,12 @@ def test_paste_puts_the_face_on_the_driver_face_only(tracked):
     assert np.abs(out[:60, :60].astype(int) - driver[:60, :60].astype(int)).mean() < 2
 
 
-def test_paste_colour_matches_to_the_driver_skin(tracked):
+def test_paste_colour_matches_to_the_driver_skin_legacy(tracked):
+    """The mean shift of the compositing before issue #11 (``legacy``), kept for comparisons;
+    the Lab transfer that replaced it is tested in test_realtime_composite.py."""
     frames, faces = tracked
-    comp = Compositor(CompositeOptions(mode="paste", colour_match=True, colour_smoothing=0.0), 256,
-                      (640, 360))
+    comp = Compositor(CompositeOptions(mode="paste", colour_match=True, colour_smoothing=0.0,
+                                       legacy=True), 256, (640, 360))
     crop = _solid_crop((255, 0, 255))
     comp.paste(crop, frames[5], faces[5].landmarks_px)
     shift = comp.colour_shift
