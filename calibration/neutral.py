@@ -90,6 +90,23 @@ def observation_pose(face: FaceObservation) -> np.ndarray:
     return np.array(head_pose(face.head_transform), dtype=np.float64)
 
 
+def neutrality(blendshapes: np.ndarray, pose: np.ndarray,
+               options: NeutralCaptureOptions = NeutralCaptureOptions()) -> float:
+    """How far a face is from a relaxed, frontal one, by the same measures as the capture's
+    checks (0 = relaxed and frontal; lower is more neutral):
+
+        Σ over RELAX_LIMITS of (group score / its limit) + |yaw| / max_yaw + |pitch| / max_pitch
+
+    Each term is 1 where the capture would start to refuse the face, so expression and head
+    pose weigh alike. A sum, not a maximum: a face that stops smiling is more neutral even while
+    its resting brows score highest. Blinks are not counted (people blink on neutral faces).
+    """
+    b = np.asarray(blendshapes, dtype=np.float64)
+    expression = sum(float(np.max(b[_RELAX_INDEX[g]])) / limit for g, limit in RELAX_LIMITS)
+    yaw, pitch = float(pose[0]), float(pose[1])
+    return expression + abs(yaw) / options.max_yaw_deg + abs(pitch) / options.max_pitch_deg
+
+
 def _angle_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0
 

@@ -18,7 +18,10 @@ Absolute mode uses the driver's landmarks as they are (only scaled and placed on
 by a similarity fit on the stable points), the raw head pose (clamped) and raw blendshapes.
 
 Without a profile the retargeter self-calibrates from the first still, frontal second and
-says so through ``poll_events()``; until then the first face seen is a provisional neutral.
+says so through ``poll_events()``. Until then the provisional neutral is the most neutral face
+seen so far (``neutral.neutrality``: expression and head pose): a driver who starts laughing
+is not stuck with laughing as the neutral — the reference moves to a calmer face as soon as one
+appears, and never to a less neutral one.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from latentcam.facekit.observation import FaceObservation
 
 from .measures import MEASURE_BLENDSHAPE_GROUP, MIN_RANGE, REGION_MEASURES
 from .mirror import mirror_blendshapes, mirror_points, mirror_pose
-from .neutral import NeutralCapture, NeutralCaptureOptions, observation_pose
+from .neutral import NeutralCapture, NeutralCaptureOptions, neutrality, observation_pose
 from .profile import CalibrationProfile
 from .target import TargetGeometry
 
@@ -93,10 +96,14 @@ class RetargetOptions:
     min_range_scale: float = 0.33           # clamp of the calibrated range factors
     max_range_scale: float = 3.0
     self_calibration: NeutralCaptureOptions = NeutralCaptureOptions(seconds=1.0)
+    provisional_margin: float = 0.05        # a provisional neutral is replaced by a face this
+                                            # much more neutral (``neutrality`` units), not less
     # A reference-pose reset is taken wherever the user is looking (no frontal check).
     recalibration: NeutralCaptureOptions = NeutralCaptureOptions(seconds=0.5, require_frontal=False)
 
     def __post_init__(self) -> None:
+        if not (np.isfinite(self.provisional_margin) and self.provisional_margin >= 0):
+            raise ValueError(f"provisional_margin must be a finite number >= 0, got {self.provisional_margin}")
         if self.sensitivity is not None and not (0.0 < self.sensitivity <= 10.0):
             raise ValueError(f"sensitivity must be in (0, 10], got {self.sensitivity}")
         for name, gain in self.region_gain.items():
@@ -166,6 +173,7 @@ class Retargeter:
         self._capture_full = False
         self._recalibrate_requested = False
         self._reference: _Reference | None = None
+        self._provisional: float | None = None    # neutrality of the provisional neutral
         self._pose_sign = np.array([-1.0 if options.invert_yaw else 1.0,
                                     -1.0 if options.invert_pitch else 1.0,
                                     -1.0 if options.invert_roll else 1.0])
@@ -193,6 +201,12 @@ class Retargeter:
     def feedback(self) -> str | None:
         """While capturing: what the user should do ("hold still", ...); otherwise None."""
         return self._feedback if self._capture is not None else None
+
+    @property
+    def provisional_neutrality(self) -> float | None:
+        """While no neutral has been captured or loaded: ``neutrality`` of the face in use as
+        the provisional neutral (None otherwise, or before any face)."""
+        return self._provisional if self._state is RetargetState.CALIBRATING else None
 
     def poll_events(self) -> list[CalibrationEvent]:
         """Calibration events since the last call (for the pipeline to print or show)."""
@@ -337,8 +351,12 @@ class Retargeter:
             self._feedback = feedback.message
             if self._capture.done:
                 self._finish_capture()
-        if self._reference is None:   # no profile: the first face is a provisional neutral
-            self._set_reference(points, pose, face.blendshapes)
+        if self._state is RetargetState.CALIBRATING:
+            # No neutral yet: the most neutral face so far is the provisional one.
+            score = neutrality(face.blendshapes, pose, self.options.self_calibration)
+            if self._provisional is None or score < self._provisional - self.options.provisional_margin:
+                self._set_reference(points, pose, face.blendshapes)
+                self._provisional = score
         return self.retarget(points, pose, face.blendshapes)
 
     __call__ = process

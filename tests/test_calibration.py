@@ -18,7 +18,7 @@ from latentcam.calibration import (CalibrationProfile, NeutralCapture, NeutralCa
 from latentcam.calibration import measures
 from latentcam.calibration.mirror import (blendshape_mirror_map, landmark_mirror_map,
                                           mirror_blendshapes, mirror_points)
-from latentcam.calibration.neutral import HOLD_STILL, NO_FACE, RELAX, TURN, CaptureState
+from latentcam.calibration.neutral import HOLD_STILL, NO_FACE, RELAX, TURN, CaptureState, neutrality
 from latentcam.facekit import landmarks as lm
 from latentcam.facekit.blendshapes import BLENDSHAPE_NAMES, INDEX
 from latentcam.facekit.canonical import load_canonical_face
@@ -485,6 +485,64 @@ def test_self_calibration_waits_for_a_frontal_still_face(target, other):
         r.process(face, i / 10)
     assert r.state is RetargetState.CALIBRATING
     assert "turn towards the camera" in r.feedback and not r.poll_events()
+
+
+def _never_done() -> RetargetOptions:
+    """Self-calibration that cannot finish within a clip: only the provisional neutral acts."""
+    return RetargetOptions(self_calibration=NeutralCaptureOptions(seconds=1000.0))
+
+
+def test_provisional_neutral_moves_to_the_most_neutral_face_of_a_driver_who_starts_smiling(target, driver):
+    """single_face.mp4 played backwards from frame 69 (its last two frames relax again): the
+    driver starts with a wide smile and relaxes into a neutral face. Before self-calibration the
+    provisional neutral follows the calmest face so far — never back to a less neutral one —
+    and ends on the neutral part of the clip."""
+    faces, _ = driver
+    order = list(range(70))[::-1]
+    r = Retargeter(None, target, _never_done())
+    # The old rule (the first face stays the provisional neutral) is a margin nothing beats.
+    first = Retargeter(None, target, dataclasses.replace(_never_done(), provisional_margin=1e9))
+    first.process(faces[order[0]], 0.0)
+    scores, seen, changes = [], [], 0
+    for k, i in enumerate(order):
+        before = r.provisional_neutrality
+        r.process(faces[i], k / FPS)
+        seen.append(neutrality(faces[i].blendshapes, _pose(faces[i])))
+        scores.append(r.provisional_neutrality)
+        changes += before is not None and scores[-1] != before
+    assert r.state is RetargetState.CALIBRATING
+    assert all(b <= a for a, b in zip(scores, scores[1:]))          # never less neutral
+    assert changes >= 2                                               # moved when calmer faces came
+    running_min = np.minimum.accumulate(seen)
+    assert np.all(np.array(scores) >= running_min - 1e-9)
+    assert np.all(np.array(scores) <= running_min + r.options.provisional_margin + 1e-9)
+    assert scores[0] > 2.0 * scores[-1]                              # the smile was far from neutral
+    # The neutral start of the clip now maps onto the target's neutral; with the smile as the
+    # neutral (the old rule) it did not.
+    calm = [_mean_dist(r.process(faces[i], 10.0 + i / FPS).points, target.neutral_points)
+            for i in range(0, NEUTRAL_FRAMES, 4)]
+    stuck = [_mean_dist(first.process(faces[i], 10.0 + i / FPS).points, target.neutral_points)
+             for i in range(0, NEUTRAL_FRAMES, 4)]
+    assert max(calm) < 0.2 and min(stuck) > 2.0 * max(calm), (calm, stuck)
+
+
+def test_provisional_neutral_never_gets_less_neutral_on_a_crying_and_laughing_driver(target, other, profile):
+    r = Retargeter(None, target, _never_done())
+    scores, seen = [], []
+    for k, face in enumerate(other):
+        r.process(face, k / 10)
+        seen.append(neutrality(face.blendshapes, _pose(face)))
+        scores.append(r.provisional_neutrality)
+    assert all(b <= a for a, b in zip(scores, scores[1:]))
+    running_min = np.minimum.accumulate(seen)
+    assert np.all(np.array(scores) <= running_min + r.options.provisional_margin + 1e-9)
+    assert scores[-1] < scores[0]
+    # With a loaded neutral there is no provisional one.
+    with_profile = Retargeter(profile, target)
+    with_profile.process(other[0], 0.0)
+    assert with_profile.provisional_neutrality is None
+    with pytest.raises(ValueError, match="provisional_margin"):
+        RetargetOptions(provisional_margin=-1.0)
 
 
 def test_recalibrate_resets_the_reference_pose(profile, target, driver):
