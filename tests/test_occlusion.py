@@ -144,3 +144,19 @@ def test_hand_model_is_verified_before_loading(tmp_path):
         verify_hand_model(bad)
     with pytest.raises(ModelFileError, match="hand model not found"):
         verify_hand_model(tmp_path / "missing.task")
+
+
+def test_unfinished_build_from_before_the_hand_check_resumes_as_unchecked(tmp_path):
+    """A chunk committed by an older latentcam (no hand arrays) loads with its frames marked
+    unchecked, so the finished dataset says so instead of calling them unoccluded."""
+    from safetensors.numpy import save_file
+
+    from latentcam.latent.dataset import RAW_SPECS, _load_chunks
+
+    old = {k: np.zeros((3, *shape), dtype) for k, (shape, dtype) in RAW_SPECS.items()
+           if k not in ("hand_landmarks_px", "hand_count")}
+    save_file(old, str(tmp_path / "chunk_000000.safetensors"),
+              metadata={"next_index": "3", "skipped": "0"})
+    raw, next_index, skipped = _load_chunks(tmp_path)
+    assert next_index == 3 and raw["hand_count"].tolist() == [-1, -1, -1]
+    assert np.isnan(raw["hand_landmarks_px"]).all()
