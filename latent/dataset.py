@@ -42,12 +42,11 @@ import numpy as np
 from latentcam.facekit.blendshapes import BLENDSHAPE_NAMES, GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pose,
                                         transform_points, warp_to_crop)
+from latentcam.facekit.hands import NUM_HAND_LANDMARKS
 from latentcam.facekit.landmarks import FACE_OVAL, NUM_LANDMARKS
 
 from .face_regions import PARTS
 from .occlusion import MAX_HANDS, OCCLUDED_MIN_FRACTION, frame_occlusion, hands_to_crop
-
-NUM_HAND_LANDMARKS = 21
 
 FORMAT = "latentcam-dataset"
 VERSION = 1
@@ -613,7 +612,7 @@ def _occlusion_arrays(out: Path, raw: dict[str, np.ndarray], arrays: dict[str, n
     fraction = np.zeros(n, np.float32)
     (out / OCCLUSION_DIR).mkdir(exist_ok=True)
     for i in range(n):
-        stale = out / OCCLUSION_DIR / crop_name(i)
+        path = out / OCCLUSION_DIR / crop_name(i)
         k = int(raw["hand_count"][i])
         if k > 0:
             hands[i, :k] = hands_to_crop(raw["hand_landmarks_px"][i, :k], arrays["alignment"][i])
@@ -621,9 +620,9 @@ def _occlusion_arrays(out: Path, raw: dict[str, np.ndarray], arrays: dict[str, n
             parts[i] = [occ.parts[p] for p in PARTS]
             fraction[i] = occ.face_fraction
             if occ.mask.any():
-                _write_png(stale, occ.mask)
+                _write_png(path, occ.mask)
                 continue
-        stale.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)          # e.g. left by an earlier, interrupted finish
     return {"hand_count": raw["hand_count"].astype(np.int8), "hand_landmarks": hands,
             "occluded_parts": parts, "occluded_fraction": fraction}
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from latentcam.facekit.hands import NUM_HAND_LANDMARKS
+
 from .face_regions import PARTS, face_parts
 
 # A frame counts as occluded when the occluder covers at least this fraction of its face mask.
@@ -57,7 +59,8 @@ class FrameOcclusion:
 def hand_mask(hands_crop_px: np.ndarray, size: int) -> np.ndarray:
     """uint8 S×S occluder mask of (H, 21, ≥2) hand landmarks in crop pixels (NaN rows skipped)."""
     out = np.zeros((size, size), np.uint8)
-    for hand in np.asarray(hands_crop_px, np.float64).reshape(-1, 21, np.shape(hands_crop_px)[-1]):
+    pts_all = np.asarray(hands_crop_px, np.float64)
+    for hand in pts_all.reshape(-1, NUM_HAND_LANDMARKS, pts_all.shape[-1]):
         xy = hand[:, :2]
         if not np.isfinite(xy).all():
             continue
