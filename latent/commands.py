@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         vae: bool = typer.Option(False, "--vae/--no-vae", help="VAE code (KL; the mean is used live). Off by default: it did not change held-out quality (benchmarks/latent/ablation_single_face.md)."),
         factorized: bool = typer.Option(True, "--factorized/--no-factorized", help="Upper/lower-face encoder branches."),
         warp: bool = typer.Option(True, "--warp/--no-warp", help="Decoder warps a learned texture of the target (sharper; see benchmarks/latent/ablation_single_face.md)."),
+        composed: bool = typer.Option(False, "--composed/--no-composed", help="Composed decoder: upper and lower face each drawn from its own half of the code, painted from exemplar crops of the target (latent/composed_decoder.py; benchmarks/latent/fidelity_wolfgang.md)."),
         region_mix: float = typer.Option(0.5, "--region-mix", help="Fraction of each batch built by region mixing."),
         frames: Optional[str] = typer.Option(None, "--frames", help="Train on dataset frames A:B only (e.g. 0:0.8)."),
         seed: int = typer.Option(0, "--seed"),
@@ -48,6 +49,7 @@ def register(app: typer.Typer) -> None:
         argv = [str(data_dir), "--out", str(out), "--preset", preset, "--steps", str(steps),
                 "--gan" if gan else "--no-gan", "--vae" if vae else "--no-vae",
                 "--factorized" if factorized else "--no-factorized", "--warp" if warp else "--no-warp",
+                "--composed" if composed else "--no-composed",
                 "--region-mix", str(region_mix),
                 "--seed", str(seed), "--device", device, "--threads", str(threads),
                 "--resume" if resume else "--no-resume", "--licence", licence, "--consent", consent]

@@ -43,6 +43,23 @@ class DecoderConfig:
     convs_per_stage: int = 1             # 3×3 convs after each upsampling
     warp: bool = False                   # texture + displacement field (module docstring)
     max_shift: float = 0.25              # largest displacement, in units of the crop side
+    # "single": this module's decoder (plain, or warping with ``warp``); "composed": region
+    # trunks + exemplar textures (``latent.composed_decoder``; the fields below are its own).
+    design: str = "single"
+    exemplars: int = 5                   # K exemplar textures (composed)
+    region_channels: tuple[int, ...] = (192, 128, 96, 64)   # per-region trunk, 4² → S/8
+    tail_channels: tuple[int, ...] = (48,)                   # shared tail at S/4
+    region_band: float = 0.15            # width of the upper/lower join, fraction of the side
+
+
+def build_decoder(config: DecoderConfig) -> nn.Module:
+    """The decoder ``config.design`` names (both map z (B, Z) → (B, 4, S, S) BGRA)."""
+    if config.design == "single":
+        return Decoder(config)
+    if config.design == "composed":
+        from .composed_decoder import ComposedDecoder
+        return ComposedDecoder(config)
+    raise ValueError(f"unknown decoder design {config.design!r}; use 'single' or 'composed'")
 
 
 class Decoder(nn.Module):

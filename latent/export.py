@@ -21,7 +21,7 @@ from torch import nn
 from latentcam.facekit.blendshapes import REGION_GROUPS, indices
 
 from .bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ONNX_OPSET, TargetBundle, write_manifest
-from .decoder import Decoder, DecoderConfig
+from .decoder import Decoder, DecoderConfig, build_decoder
 from .encoder import Encoder, EncoderConfig
 from .features import FEATURE_SIZE, POINT_SCALE, POSE_SCALE
 
@@ -117,7 +117,7 @@ def export_encoder_onnx(encoder: Encoder, path: Path) -> Path:
     return export_onnx(_EncoderMean(encoder), example, path, *ENCODER_IO)
 
 
-def export_decoder_onnx(decoder: Decoder, path: Path, opset: int = ONNX_OPSET) -> Path:
+def export_decoder_onnx(decoder: nn.Module, path: Path, opset: int = ONNX_OPSET) -> Path:
     """z (1, Z) float32 → image (1, 4, S, S) float32 BGRA in [0, 1]."""
     example = torch.zeros(1, decoder.config.code_size)
     return export_onnx(decoder, example, path, *DECODER_IO, opset=opset)
@@ -127,7 +127,9 @@ def _networks(bundle: TargetBundle) -> tuple[EncoderConfig, DecoderConfig]:
     nets = bundle.manifest["networks"]
     enc = EncoderConfig(**nets["encoder"])
     d = dict(nets["decoder"])
-    d["channels"] = tuple(d["channels"])
+    for key in ("channels", "region_channels", "tail_channels"):
+        if key in d:
+            d[key] = tuple(d[key])
     return enc, DecoderConfig(**d)
 
 
@@ -138,9 +140,9 @@ def _load_prefixed(module: nn.Module, weights: dict, prefix: str) -> nn.Module:
     return module.eval()
 
 
-def decoder_from_bundle(bundle: TargetBundle) -> Decoder:
+def decoder_from_bundle(bundle: TargetBundle) -> nn.Module:
     """The bundle's decoder as a torch module (eval mode, CPU, float32)."""
-    return _load_prefixed(Decoder(_networks(bundle)[1]), bundle.weights_numpy(), "decoder.")
+    return _load_prefixed(build_decoder(_networks(bundle)[1]), bundle.weights_numpy(), "decoder.")
 
 
 def encoder_from_bundle(bundle: TargetBundle) -> Encoder:
@@ -177,7 +179,7 @@ def _check_onnx(path: Path, module: nn.Module, example: torch.Tensor, what: str)
     return err
 
 
-def write_target_bundle(out: Path, encoder: Encoder, decoder: Decoder, data, preset, opts,
+def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, preset, opts,
                         info: dict) -> Path:
     """Write a complete, validated bundle for trained networks (CPU, eval mode)."""
     from safetensors.numpy import save_file

@@ -35,7 +35,7 @@ import torch.distributed as dist
 from torch import nn
 
 from . import losses
-from .decoder import Decoder
+from .decoder import build_decoder
 from .discriminator import Discriminator
 from .encoder import Encoder
 from .features import POINT_SCALE, crop_split_row, feature_layout, NUM_POINTS
@@ -55,6 +55,7 @@ class TrainOptions:
     vae: bool = False                 # KL-regularised code, mean used live (off: ablation)
     factorized: bool = True           # upper/lower-face encoder branches
     warp: bool = True                 # decoder warps a texture of the target (latent.decoder)
+    composed: bool = False            # region trunks + exemplar textures (latent.composed_decoder)
     seed: int = 0
     batch_size: int | None = None     # per process; None → the preset's
     learning_rate: float | None = None
@@ -97,7 +98,7 @@ class AutoEncoder(nn.Module):
     def __init__(self, preset: Preset):
         super().__init__()
         self.encoder = Encoder(preset.encoder)
-        self.decoder = Decoder(preset.decoder)
+        self.decoder = build_decoder(preset.decoder)
 
     def forward(self, features: torch.Tensor, sample: bool
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -111,14 +112,30 @@ class AutoEncoder(nn.Module):
 
 def initial_model(preset: Preset, data: TrainingData) -> AutoEncoder:
     """An untrained model fitted to the data: input standardisation from its features, the
-    decoder's texture (if it warps) from its most neutral crop."""
+    decoder's texture (if it warps) from its most neutral crop, a composed decoder's exemplar
+    textures from the frames ``latent.exemplars`` picks among the unoccluded ones."""
     from .export import neutral_frames
 
     model = AutoEncoder(preset)
     model.encoder.set_feature_statistics(data.features)
-    if preset.decoder.warp:
-        model.decoder.set_texture(data.images[neutral_frames(data.blendshapes)[0]])
+    if preset.decoder.design == "composed":
+        from .exemplars import choose_exemplars
+        picks = choose_exemplars(data.blendshapes, data.pose, preset.decoder.exemplars,
+                                 usable_frames(data))
+        model.decoder.set_textures(data.images[picks])
+    elif preset.decoder.warp:
+        calm = neutral_frames(data.blendshapes, fraction=1.0)      # most neutral first
+        usable = usable_frames(data)
+        if usable[calm].any():
+            calm = calm[usable[calm]]
+        model.decoder.set_texture(data.images[calm[0]])
     return model
+
+
+def usable_frames(data: TrainingData) -> np.ndarray:
+    """(N,) bool: frames without a hand over the face (``TrainingData.occluded``; all of them in
+    a dataset built before the hand check)."""
+    return ~np.asarray(data.occluded, bool)
 
 
 def reconstruction_losses(bgr: torch.Tensor, alpha: torch.Tensor, images: torch.Tensor,
@@ -280,8 +297,8 @@ def load_checkpoint(work: Path, model: AutoEncoder, disc, opt_g, opt_d,
 
     state = json.loads((work / "checkpoint.json").read_text())
     old = state["options"]
-    for key in ("preset", "size", "gan", "vae", "factorized", "warp"):
-        was = old.get(key, False if key == "warp" else None)   # checkpoints before warp: off
+    for key in ("preset", "size", "gan", "vae", "factorized", "warp", "composed"):
+        was = old.get(key, False if key in ("warp", "composed") else None)   # older checkpoints
         if was != _jsonable(getattr(opts, key)):
             raise ValueError(f"cannot resume {work}: it was trained with {key}={was!r}, "
                              f"now {key}={getattr(opts, key)!r}; use another --out or --no-resume")
@@ -360,8 +377,12 @@ def train(opts: TrainOptions) -> Path | None:
     torch.set_num_threads(max(1, opts.threads))
     ddp, device = _setup_distributed(opts)
     try:
+        if opts.composed and not opts.factorized:
+            raise ValueError("the composed decoder drives each face region by its own half of the "
+                             "code, which only the factorised encoder makes: drop --no-factorized "
+                             "or use --no-composed")
         preset = get_preset(opts.preset, size=opts.size, vae=opts.vae, factorized=opts.factorized,
-                            warp=opts.warp)
+                            warp=opts.warp, composed=opts.composed)
         batch = opts.batch_size or preset.batch_size
         lr = opts.learning_rate or preset.learning_rate
         full = load_training_data(opts.data_dir, preset.decoder.size)
@@ -542,6 +563,7 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=TrainOptions.vae)
     p.add_argument("--factorized", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--warp", action=argparse.BooleanOptionalAction, default=TrainOptions.warp)
+    p.add_argument("--composed", action=argparse.BooleanOptionalAction, default=TrainOptions.composed)
     p.add_argument("--region-mix", type=float, default=TrainOptions.region_mix)
     p.add_argument("--jitter-cm", type=float, default=TrainOptions.jitter_cm)
     p.add_argument("--rigid-jitter", type=float, default=TrainOptions.rigid_jitter)
@@ -560,7 +582,7 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     return TrainOptions(a.data_dir, a.out, a.preset, a.steps, a.max_minutes, a.size, a.gan,
-                        a.vae, a.factorized, warp=a.warp, seed=a.seed, batch_size=a.batch_size,
+                        a.vae, a.factorized, warp=a.warp, composed=a.composed, seed=a.seed, batch_size=a.batch_size,
                         learning_rate=a.lr, frames=a.frames, region_mix=a.region_mix,
                         jitter_cm=a.jitter_cm, rigid_jitter=a.rigid_jitter, sample_every=a.sample_every,
                         checkpoint_every=a.checkpoint_every, resume=a.resume, threads=a.threads,

@@ -1,0 +1,383 @@
+"""Fidelity on unseen frames: today's warping decoder (OLD) and the composed decoder (NEW,
+``latent/composed_decoder.py``) trained side by side, scored on the later part of a clip.
+
+    .venv/bin/python benchmarks/latent/fidelity.py --clip .cache/testdata/WolfgangLanger_Pexels.mp4
+    .venv/bin/python benchmarks/latent/fidelity.py --clip ... --size 128 --minutes 10 --tag _128px_10min
+
+The issue's protocol (issue 11, item 4) is the default: 256², ``--preset cpu``, 60 minutes of
+training per model, train on the earlier 80 % of the clip's face frames, evaluate the later 20 %.
+Both models get the same data, seed, preset, size and wall-clock budget; by default they train
+*at the same time* (one CPU thread each), so both see the same machine load — on a shared
+machine two sequential runs would not get the same compute. ``--sequential`` trains them one
+after the other with ``--threads`` each.
+
+Scored per model, against the nearest-training-frame baseline (same scoring, same run): face
+SSIM / PSNR, SSIM per region and the sharpness ratio (``latent.evaluate.image_metrics``),
+re-tracked blendshape MAE per region (mouth / eyes / brows) and the jitter ratio
+(``latent.evaluate.expression_metrics``); and the *laughing-with-closed-eyes* check: on the
+held-out frames where the driver smiles and blinks (both mean scores ≥ ``LAUGH_THRESHOLD``), the
+re-tracked render must reach mouthSmile ≥ 0.5 and eyeBlink ≥ 0.5 (per-frame numbers in the
+JSON). Decode time of each model's ``decoder.onnx`` (ONNX Runtime, 2 threads, interleaved blocks)
+is measured in the same run.
+
+Writes ``benchmarks/latent/fidelity_<clip><tag>.json`` / ``.md`` and the grids
+``side_by_side_fidelity_<clip><tag>.png`` (real | nearest | old | new; rows: evenly spaced
+held-out frames) and ``side_by_side_fidelity_<clip><tag>_laugh.png`` (the laughing-with-closed-
+eyes frames). The grids show a third-party clip: git ignores them; regenerate, never commit.
+Trained bundles and datasets go to ``--work`` (default ``.cache/bench/fidelity``); a model whose
+bundle exists is not retrained (delete it to retrain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+#: model name → (description, TrainOptions overrides). Everything else: the training defaults.
+MODELS: dict[str, tuple[str, dict]] = {
+    "old": ("warping decoder (one neutral texture moved by one field, generated colour blended "
+            "in), one code for the whole face", dict(warp=True, composed=False)),
+    "new": ("composed decoder: upper/lower face trunks each fed only its own half of the code, "
+            "joined as features; 5 exemplar textures (real training crops) mixed by predicted "
+            "per-pixel weights and warped once; generated branch at half resolution",
+            dict(warp=True, composed=True)),
+}
+LAUGH_THRESHOLD = 0.5      # driver's mean mouthSmile and mean eyeBlink, both at least this
+RENDER_THRESHOLD = 0.5     # what the re-tracked render must reach on those frames
+SMILE = ("mouthSmileLeft", "mouthSmileRight")
+BLINK = ("eyeBlinkLeft", "eyeBlinkRight")
+CLIP_STEMS = {"WolfgangLanger_Pexels": "wolfgang", "single_face": "single_face"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clip", type=Path, default=REPO / ".cache/testdata/WolfgangLanger_Pexels.mp4")
+    ap.add_argument("--work", type=Path, default=REPO / ".cache/bench/fidelity")
+    ap.add_argument("--preset", default="cpu")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--minutes", type=float, default=60.0, help="training wall time per model")
+    ap.add_argument("--steps", type=int, default=1_000_000,
+                    help="step cap (the wall-time budget normally ends training first)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-fraction", type=float, default=0.8)
+    ap.add_argument("--sequential", action="store_true",
+                    help="train one model after the other (default: both at once, 1 thread each)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per model with --sequential")
+    ap.add_argument("--phase", choices=("train", "eval", "all"), default="all")
+    ap.add_argument("--tag", default="", help="appended to the result names, e.g. _128px_10min")
+    ap.add_argument("--note", default="", help="a line for the report header (machine state, budget)")
+    ap.add_argument("--train-one", choices=tuple(MODELS), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    data_dir = a.work / f"data_{a.clip.stem}"
+    if a.train_one:
+        _train_one(a, data_dir, a.train_one)
+        return
+    if not (data_dir / "manifest.json").is_file():
+        subprocess.run([sys.executable, "-m", "latentcam", "prepare", str(a.clip), "--out",
+                        str(data_dir)], check=True)
+    if a.phase in ("train", "all"):
+        _train_all(a)
+    if a.phase in ("eval", "all"):
+        evaluate(a, data_dir)
+
+
+def _bundle(a, model: str) -> Path:
+    return a.work / f"{a.clip.stem}_s{a.size}_m{a.minutes:g}_seed{a.seed}_{model}"
+
+
+def _split(data_dir: Path, fraction: float) -> tuple[int, int]:
+    """(dataset frames, first held-out dataset frame)."""
+    from latentcam.latent.training_data import read_manifest
+
+    n = int(read_manifest(data_dir)["frames"])
+    return n, int(round(fraction * n))
+
+
+def _train_one(a, data_dir: Path, model: str) -> None:
+    from latentcam.latent.train import TrainOptions, train
+
+    _, cut = _split(data_dir, a.train_fraction)
+    threads = a.threads if a.sequential else 1
+    opts = TrainOptions(data_dir, _bundle(a, model), preset=a.preset, steps=a.steps,
+                        max_minutes=a.minutes, size=a.size, seed=a.seed, frames=f"0:{cut}",
+                        threads=threads, sample_every=500, checkpoint_every=500, progress=False,
+                        name=f"{a.clip.stem}-{model}", **MODELS[model][1])
+    train(opts)
+
+
+def _train_all(a) -> None:
+    todo = [m for m in MODELS if not (_bundle(a, m) / "manifest.json").is_file()]
+    base = [sys.executable, str(Path(__file__).resolve()), "--clip", str(a.clip), "--work", str(a.work),
+            "--preset", a.preset, "--size", str(a.size), "--minutes", str(a.minutes), "--steps",
+            str(a.steps), "--seed", str(a.seed), "--train-fraction", str(a.train_fraction),
+            "--threads", str(a.threads)] + (["--sequential"] if a.sequential else [])
+    if a.sequential:
+        for m in todo:
+            subprocess.run(base + ["--train-one", m], check=True)
+        return
+    procs = [subprocess.Popen(base + ["--train-one", m]) for m in todo]
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        raise SystemExit(f"training failed: exit codes {dict(zip(todo, codes))}")
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def _mean_pair(bs: np.ndarray | None, names: tuple[str, str]) -> float | None:
+    from latentcam.facekit.blendshapes import indices
+
+    return None if bs is None else float(np.mean(bs[indices(names)]))
+
+
+def evaluate(a, data_dir: Path) -> dict:
+    from safetensors.numpy import load_file
+
+    from latentcam.latent.bundle import TargetBundle
+    from latentcam.latent.evaluate import (EvalOptions, drive, expression_metrics, image_metrics,
+                                           nearest_frames, raw_driver, retrack, _aggregate)
+    from latentcam.latent.face_regions import region_masks
+    from latentcam.latent.renderer import BundleRenderer, RendererOptions
+    from latentcam.latent.training_data import load_training_data
+
+    load_start = os.getloadavg()
+    n, cut = _split(data_dir, a.train_fraction)
+    fidx = load_file(str(data_dir / "observations.safetensors"))["frame_index"]
+    first_held = int(fidx[cut])
+    bundles = {m: _bundle(a, m) for m in MODELS}
+    missing = [m for m, b in bundles.items() if not (b / "manifest.json").is_file()]
+    if missing:
+        raise SystemExit(f"not trained: {missing}; run with --phase train first")
+    loaded = {m: TargetBundle.load(b) for m, b in bundles.items()}
+    size = loaded["old"].resolution
+    opts = EvalOptions(frames=f"{first_held}:")
+    first, *rest = MODELS
+    with BundleRenderer(loaded[first], RendererOptions(2)) as r:
+        driven = drive(a.clip, r, raw_driver, opts)
+    renders = {first: [np.ascontiguousarray(x[..., :3]) for x in driven.renders]}
+    for m in rest:
+        with BundleRenderer(loaded[m], RendererOptions(2)) as r:
+            renders[m] = [np.ascontiguousarray(r.render(f)[..., :3]) for f in driven.features]
+    train = load_training_data(data_dir, size)
+    train = train.subset(np.arange(len(train)) < cut)
+    nn_idx = nearest_frames(train.features, np.stack(driven.features))
+    candidates = {"nearest_frame": [train.images[j] for j in nn_idx], **renders}
+    regions = [region_masks(lm_, size) for lm_ in driven.crop_landmarks]
+    ref_track = retrack(driven.real)
+    results: dict = {}
+    tracks = {}
+    for name, imgs in candidates.items():
+        rows = [image_metrics(p, r, w, regions=g)
+                for p, r, w, g in zip(imgs, driven.real, driven.masks, regions)]
+        m = _aggregate(rows)
+        tracks[name] = retrack(imgs)
+        m.update(expression_metrics(tracks[name], ref_track))
+        m["face_ssim_per_frame"] = [round(r_["face_ssim"], 4) for r_ in rows]
+        results[name] = m
+
+    # Laughing with closed eyes: the driver's own tracked blendshapes pick the frames.
+    driver_bs = np.stack([f.blendshapes for f in driven.faces])
+    laugh = [i for i in range(len(driven.index))
+             if _mean_pair(driver_bs[i], SMILE) >= LAUGH_THRESHOLD
+             and _mean_pair(driver_bs[i], BLINK) >= LAUGH_THRESHOLD]
+    laugh_report: dict = {"frames": [int(driven.index[i]) for i in laugh],
+                          "driver": [{"smile": round(_mean_pair(driver_bs[i], SMILE), 3),
+                                      "blink": round(_mean_pair(driver_bs[i], BLINK), 3)} for i in laugh],
+                          "models": {}}
+    for name in candidates:
+        per = []
+        for i in laugh:
+            bs = tracks[name].blendshapes[i]
+            s, b = _mean_pair(bs, SMILE), _mean_pair(bs, BLINK)
+            per.append({"frame": int(driven.index[i]), "smile": None if s is None else round(s, 3),
+                        "blink": None if b is None else round(b, 3),
+                        "pass": bool(s is not None and s >= RENDER_THRESHOLD and b >= RENDER_THRESHOLD)})
+        laugh_report["models"][name] = {"passed": sum(p["pass"] for p in per), "of": len(per),
+                                        "per_frame": per}
+
+    decode = _decode_ms({m: b / "decoder.onnx" for m, b in bundles.items()})
+    train_info = {}
+    for m, b in loaded.items():
+        t = b.manifest["provenance"]["training"]
+        train_info[m] = {"description": MODELS[m][0], "steps": t["steps"],
+                         "seconds": t["seconds_this_run"], "threads": t["options"]["threads"],
+                         "final_losses": t["final_losses"],
+                         "decoder": b.manifest["networks"]["decoder"]}
+    stem = CLIP_STEMS.get(a.clip.stem, a.clip.stem)
+    name = f"fidelity_{stem}{a.tag}"
+    result = {"report": name, "clip": a.clip.name, "dataset_frames": n, "train_frames": f"0:{cut}",
+              "heldout_clip_frames": f"{first_held}:", "frames_evaluated": len(driven.index),
+              "size": size, "preset": a.preset, "minutes_per_model": a.minutes, "seed": a.seed,
+              "training": "both models at once, 1 thread each" if not a.sequential
+              else f"one after the other, {a.threads} threads each",
+              "note": a.note, "machine": _machine(load_start), "models": train_info,
+              "decode_ms": decode, "metrics": results, "laugh_closed_eyes": laugh_report}
+    (HERE / f"{name}.json").write_text(json.dumps(result, indent=1))
+    (HERE / f"{name}.md").write_text(markdown(result))
+    _grid(HERE / f"side_by_side_{name}.png", driven, candidates,
+          np.linspace(0, len(driven.index) - 1, min(8, len(driven.index))).round().astype(int))
+    if laugh:
+        _grid(HERE / f"side_by_side_{name}_laugh.png", driven, candidates,
+              np.asarray(laugh)[np.linspace(0, len(laugh) - 1, min(8, len(laugh))).round().astype(int)])
+    print(markdown(result))
+    return result
+
+
+def _decode_ms(paths: dict[str, Path], runs: int = 20, rounds: int = 8) -> dict:
+    """ONNX Runtime CPU, 2 threads, batch 1: interleaved blocks of ``runs`` per model, so that
+    both see the same background load; min / median / p90 in ms."""
+    import onnxruntime as ort
+
+    sess, times = {}, {}
+    for m, p in paths.items():
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = 2, 1
+        sess[m] = ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"])
+        times[m] = []
+    for _ in range(rounds):
+        for m, s in sess.items():
+            inp = s.get_inputs()[0]
+            z = np.random.default_rng(0).normal(size=inp.shape).astype(np.float32)
+            for _ in range(3):
+                s.run(None, {inp.name: z})
+            for _ in range(runs):
+                t = time.perf_counter()
+                s.run(None, {inp.name: z})
+                times[m].append((time.perf_counter() - t) * 1000)
+    return {m: {"min": round(float(np.min(t)), 2), "median": round(float(np.median(t)), 2),
+                "p90": round(float(np.percentile(t, 90)), 2), "runs": len(t)} for m, t in times.items()}
+
+
+def _machine(load_start) -> dict:
+    import cv2
+    import onnxruntime
+    import torch
+
+    try:
+        import mediapipe
+        mp_version = mediapipe.__version__
+    except Exception:  # noqa: BLE001 - only a version string for the report
+        mp_version = "unknown"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip()
+    return {"date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__, "mediapipe": mp_version,
+            "opencv": cv2.__version__, "numpy": np.__version__, "git_commit": commit,
+            "load_average_at_eval_start": [round(x, 2) for x in load_start],
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "gpu": "none (not measured on a GPU)"}
+
+
+def _grid(path: Path, driven, candidates: dict, picks: np.ndarray) -> None:
+    import cv2
+
+    columns = [("real", driven.real), ("nearest", candidates["nearest_frame"])] + \
+              [(m, candidates[m]) for m in MODELS]
+    rows = []
+    for i in picks:
+        tiles = []
+        for label, imgs in columns:
+            tile = cv2.resize(imgs[i], (256, 256), interpolation=cv2.INTER_LINEAR).copy()
+            cv2.putText(tile, f"{label} #{driven.index[i]}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.5, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(tile)
+        rows.append(np.concatenate(tiles, axis=1))
+    cv2.imwrite(str(path), np.concatenate(rows, axis=0))
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def _f(v, p: int = 3) -> str:
+    return "–" if v is None or v != v else f"{v:.{p}f}"
+
+
+def markdown(r: dict) -> str:
+    mach = r["machine"]
+    lines = [f"# Fidelity on unseen frames: OLD vs NEW decoder ({r['clip']})", ""]
+    if r["size"] != 256 or r["minutes_per_model"] != 60:
+        lines += [f"**Reduced budget, not the issue's protocol** (256², 60 min per model): "
+                  f"{r['size']}², {r['minutes_per_model']:g} min of training per model. "
+                  "Numbers are not comparable with the issue's targets.", ""]
+    lines += [f"Preset `{r['preset']}`, seed {r['seed']}; trained on dataset frames "
+              f"{r['train_frames']} of {r['dataset_frames']}, evaluated on clip frames "
+              f"{r['heldout_clip_frames']} ({r['frames_evaluated']} held-out frames, later in "
+              f"time); training: {r['training']}. {r['note']}", "",
+              f"Machine: {mach['cores']} CPU cores ({mach['cpu']}), {mach['gpu']}; load average "
+              f"{mach['load_average_at_eval_start']} at evaluation start, "
+              f"{mach['load_average_at_end']} at the end; {mach['date_utc']}; git {mach['git_commit']}; "
+              f"Python {mach['python']}, torch {mach['torch']}, ONNX Runtime {mach['onnxruntime']}, "
+              f"MediaPipe {mach['mediapipe']}, OpenCV {mach['opencv']}.", ""]
+    for m, t in r["models"].items():
+        lines.append(f"- **{m}**: {t['description']} — {t['steps']} steps in {t['seconds']:.0f} s "
+                     f"({t['threads']} thread(s))")
+    lines += ["", "| | face SSIM | face PSNR | SSIM mouth / eyes / rest | sharpness ratio | "
+              "blendshape MAE mouth / eyes / brows | MAE all | jitter ratio |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, m in r["metrics"].items():
+        bs = m.get("blendshape_mae", {})
+        lines.append(f"| {name} | {_f(m['face_ssim'])} | {_f(m['face_psnr'], 2)} | "
+                     f"{_f(m.get('ssim_mouth'))} / {_f(m.get('ssim_eyes'))} / {_f(m.get('ssim_rest'))} | "
+                     f"{_f(m.get('sharpness_ratio'), 2)} | {_f(bs.get('mouth'))} / {_f(bs.get('eyes'))} / "
+                     f"{_f(bs.get('brows'))} | {_f(bs.get('all'))} | {_f(m.get('jitter_ratio'), 2)} |")
+    lines += ["", "Decode time of each bundle's `decoder.onnx` (ONNX Runtime CPU, 2 threads, batch 1, "
+              f"{r['size']}², interleaved blocks, same load): " + "; ".join(
+                  f"{m} median {d['median']:.1f} ms (min {d['min']:.1f}, p90 {d['p90']:.1f})"
+                  for m, d in r["decode_ms"].items()) + ".", ""]
+    lr = r["laugh_closed_eyes"]
+    lines += ["## Laughing with closed eyes", ""]
+    if not lr["frames"]:
+        lines += [f"No held-out frame where the driver's mean mouthSmile and eyeBlink both reach "
+                  f"{LAUGH_THRESHOLD}: check not applicable on this clip.", ""]
+    else:
+        lines += [f"Held-out frames where the driver's mean mouthSmile and mean eyeBlink are both "
+                  f"≥ {LAUGH_THRESHOLD}: {len(lr['frames'])}. A render passes when its re-tracked "
+                  f"mouthSmile and eyeBlink (means of left/right) are both ≥ {RENDER_THRESHOLD}.", "",
+                  "| | passed | mean smile | mean blink |", "|---|---|---|---|"]
+        for name, v in lr["models"].items():
+            s = [p["smile"] for p in v["per_frame"] if p["smile"] is not None]
+            b = [p["blink"] for p in v["per_frame"] if p["blink"] is not None]
+            lines.append(f"| {name} | {v['passed']} / {v['of']} | {_f(np.mean(s) if s else None)} | "
+                         f"{_f(np.mean(b) if b else None)} |")
+        d = np.array([[x["smile"], x["blink"]] for x in lr["driver"]])
+        lines += [f"| driver (real) | – | {d[:, 0].mean():.3f} | {d[:, 1].mean():.3f} |", "",
+                  "Per frame (smile / blink), driver then each model:", "",
+                  "| frame | driver | " + " | ".join(lr["models"]) + " |",
+                  "|---|---|" + "---|" * len(lr["models"])]
+        for j, fr in enumerate(lr["frames"]):
+            cells = [f"{lr['driver'][j]['smile']:.2f} / {lr['driver'][j]['blink']:.2f}"]
+            for v in lr["models"].values():
+                p = v["per_frame"][j]
+                cells.append("not tracked" if p["smile"] is None else
+                             f"{p['smile']:.2f} / {p['blink']:.2f}{' ✓' if p['pass'] else ''}")
+            lines.append(f"| {fr} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["face = inside the face mask; SSIM per region and sharpness ratio (render's RMS "
+              "gradient inside the eroded face mask over the real crop's; 1.0 = as sharp) from "
+              "`latent.evaluate.image_metrics`; blendshape MAE = mean |re-tracked real crop − "
+              "re-tracked image| per `REGION_GROUPS`; jitter ratio = frame-to-frame landmark motion "
+              "of the image / of the real crop. The nearest training frame is a real photograph, "
+              "so its sharpness is ~1 by construction.", ""]
+    lines += NOTES.get(r["report"], [])
+    return "\n".join(lines) + "\n"
+
+
+#: Discussion appended to a report, by report name; written by whoever ran it, from its numbers.
+NOTES: dict[str, list[str]] = {}
+
+
+if __name__ == "__main__":
+    main()
