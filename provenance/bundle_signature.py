@@ -65,15 +65,20 @@ def is_signed(root: Path | str) -> bool:
     return (Path(root) / SIGNATURE_FILE).exists()
 
 
-def verify_bundle(root: Path | str) -> BundleSigner | None:
-    """Who signed the bundle at ``root``, or None when it is unsigned.
+def verify_bundle(root: Path | str, *, require_signed: bool = False) -> BundleSigner | None:
+    """Who signed the bundle at ``root``, or None when it is unsigned (the caller warns).
 
     Raises ``BundleSignatureError`` when the signature or the signer's certificate is missing or
-    malformed, or when manifest.json is not the one that was signed.
+    malformed, when manifest.json is not the one that was signed, or when the bundle is unsigned
+    and ``require_signed`` (``--require-signed``).
     """
     root = Path(root)
     manifest, sig_path, signer_path = root / MANIFEST, root / SIGNATURE_FILE, root / SIGNER_FILE
     if not sig_path.exists():
+        if require_signed:
+            raise BundleSignatureError(f"target bundle {root} is not signed, and a signed one is required "
+                                       f"(--require-signed): sign it with `latentcam sign-bundle {root}` if you "
+                                       f"trust its origin, or use a signed bundle")
         return None
     if not manifest.is_file():
         raise BundleSignatureError(f"{root} has a signature but no {MANIFEST}: the bundle is incomplete")

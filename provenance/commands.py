@@ -38,6 +38,8 @@ def verify(
     for path in files:
         if path.is_dir():
             try:
+                if not (path / "manifest.json").is_file():
+                    raise BundleSignatureError(f"{path} is a folder but not a target bundle (no manifest.json)")
                 signer = verify_bundle(path)
             except BundleSignatureError as exc:
                 results.append({"path": str(path), "kind": "bundle", "error": str(exc)})

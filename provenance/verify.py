@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from latentcam.facekit.sources import SourceError, VideoFileSource
+
 from .content_credentials import ManifestReport, read_manifest
 from .watermark import Detection, WatermarkDetector, WatermarkError, WatermarkOptions
 
@@ -62,26 +64,20 @@ def _frames(path: Path, max_frames: int):
         if image is None:
             raise VerifyError(f"cannot decode image {path}: damaged, or not the format its name says")
         return "image", iter([image])
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        capture.release()
-        raise VerifyError(f"cannot decode {path}: not a video or image OpenCV can read (damaged or unsupported)")
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    try:
+        source = VideoFileSource(path)
+    except SourceError as exc:
+        raise VerifyError(str(exc)) from exc
+    count = source.info.frame_count or 0
     step = max(1, count // max_frames) if count > 0 else 1
 
     def frames():
-        try:
-            index = taken = 0
-            while taken < max_frames:
-                ok, frame = capture.read()
-                if not ok or frame is None:
-                    break
-                if index % step == 0:
+        with source:
+            taken = 0
+            while taken < max_frames and (frame := source.read()) is not None:
+                if frame.index % step == 0:
                     taken += 1
-                    yield frame
-                index += 1
-        finally:
-            capture.release()
+                    yield frame.image
     return "video", frames()
 
 

@@ -29,14 +29,16 @@ def bundle(tmp_path: Path) -> Path:
     return root
 
 
-def test_an_unsigned_bundle_reads_as_unsigned(bundle: Path):
+def test_an_unsigned_bundle_reads_as_unsigned_or_is_refused_when_a_signature_is_required(bundle: Path):
     assert not is_signed(bundle) and verify_bundle(bundle) is None
+    with pytest.raises(BundleSignatureError, match="not signed.*--require-signed.*latentcam sign-bundle"):
+        verify_bundle(bundle, require_signed=True)
 
 
 def test_a_signed_bundle_names_its_signer_and_still_loads(bundle: Path, identity):
     signed = sign_bundle(bundle, identity)
     assert (bundle / SIGNATURE_FILE).is_file() and (bundle / SIGNER_FILE).is_file()
-    checked = verify_bundle(bundle)
+    checked = verify_bundle(bundle, require_signed=True)
     assert checked == signed
     assert checked.local and checked.fingerprint == identity.fingerprint
     assert checked.subject == identity.subject

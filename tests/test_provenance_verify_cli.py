@@ -128,6 +128,8 @@ def test_bundles_sign_verify_and_refuse_edits_through_the_cli(app, tmp_path: Pat
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     refused = run(app, "verify", bundle)
     assert refused.exit_code == 2 and "refused" in refused.output
+    not_a_bundle = run(app, "verify", tmp_path)
+    assert not_a_bundle.exit_code == 2 and "not a target bundle" in not_a_bundle.output
 
 
 def test_the_main_cli_has_the_provenance_commands():

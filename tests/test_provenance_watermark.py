@@ -76,7 +76,7 @@ def test_unmarked_real_video_gives_no_detection_even_after_h264(testdata: Path):
     assert np.median([d.confidence for d in detections]) < 1.0   # white-noise level ≈ 0.8
 
 
-def test_marking_costs_under_a_fortieth_of_the_signal(frames_720p, marked):
+def test_marked_frames_keep_a_psnr_of_at_least_40_db(frames_720p, marked):
     assert min(psnr(a, b) for a, b in zip(frames_720p, marked)) >= 40.0
 
 
