@@ -13,9 +13,10 @@ Two modes:
   a ring of skin inside the face, smoothed over frames.
 
 In portrait mode the plate's own face (the photo's) is painted out of the plate once, on the
-first frame (``facemask.fill_region``), and what of it the render does not cover at rest (its
-jaw line, the edge of a cheek) is drawn under the render, moving with it — so when the rendered
-head moves or turns no second jaw line or cheek stays where the photo's face was.
+first frame (``facemask.fill_region``), except what the render does not cover at rest (its jaw
+line, the edge of a cheek), and the plate around the face moves with the head like a rubber
+sheet — so when the rendered head moves or turns no second jaw line or cheek stays where the
+photo's face was.
 
 ``CompositeOptions.legacy`` keeps the compositing before issue #11 (decoder-alpha mask in paste
 mode, a mean shift in BGR for colour, the plate as it is) selectable, so a benchmark can compare
@@ -195,7 +196,8 @@ class Compositor:
         # The photo's own face is painted out of the plate on the first portrait frame, where
         # the render at rest covers it (see ``_fill_plate``).
         self._plate_pending = has_plate and options.plate_fill and not options.legacy
-        self._face_layer: np.ndarray | None = None   # BGRA, crop space (see ``_fill_plate``)
+        self._photo_out = self._plate_out            # the plate as it is (``plate()``)
+        self._sheet = None                            # rubber-sheet motion (see ``_fill_plate``)
         self._reference: np.ndarray | None = None   # driver's alignment at the reference pose
         self._colour_shift = np.zeros(3, np.float32)
         self._colour = LabTransfer(options.colour_smoothing)
@@ -237,38 +239,67 @@ class Compositor:
         crop = self._edge_faded(self._checked(crop_bgra))
         if self._plate_pending:
             self._fill_plate(crop[:, :, 3])
-        out = self._plate_out.copy()
-        if self._face_layer is not None:
-            blend_crop(out, self._face_layer, m)
+        out = self.backdrop(motion)
         self._blend(out, crop, m)
         return out
 
-    def _fill_plate(self, rest_alpha: np.ndarray) -> None:
-        """Take the photo's face off the plate, once (on the first frame, ~20–40 ms), and let
-        what the render does not cover of it move with the head.
+    def backdrop(self, motion: np.ndarray | None = None) -> np.ndarray:
+        """Portrait: the output without the render. Before issue #11 (``legacy``) the plate as
+        it is; after it, the plate with the photo's face taken off and its surroundings moved
+        with the head (see ``_fill_plate``)."""
+        if self._sheet is None:
+            return self._plate_out.copy()
+        out = self._plate_out.copy()
+        if motion is None:
+            return out
+        # The head's motion in output pixels: crop → out ∘ motion ∘ out → crop.
+        t = compose(compose(self._crop_to_out, motion), invert_affine(self._crop_to_out)).astype(np.float32)
+        (x0, y0, x1, y1), w, gx, gy = self._sheet
+        dx = w * (t[0, 0] * gx + t[0, 1] * gy + t[0, 2] - gx)
+        dy = w * (t[1, 0] * gx + t[1, 1] * gy + t[1, 2] - gy)
+        out[y0:y1, x0:x1] = cv2.remap(self._plate_out, gx - dx, gy - dy, cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REPLICATE)
+        return out
 
-        The region is the template face oval × ``plate_fill_scale`` through the plate's
-        alignment. It is painted over from its surroundings (``fill_region``) in the plate, and
-        the part of the photo in it that the render at rest does not fully cover (alpha < 0.9:
-        the photo's jaw line, the edge of a cheek) becomes a crop-space *face layer*, drawn each
-        frame under the render with the render's own motion. At rest the output is as before;
-        when the head moves or turns, the photo's face edges travel with the rendered face
-        (no second jaw line or cheek where the face was) and the place it left shows blurred
-        hair and background.
+    def _fill_plate(self, rest_alpha: np.ndarray) -> None:
+        """Take the photo's face off the plate, once (on the first frame, ~20–40 ms), so that a
+        moving or turning head never leaves the photo's own jaw line or cheek behind.
+
+        1. The region — the template face oval × ``plate_fill_scale`` through the plate's
+           alignment — is painted over with what lies beside it (``fill_region``).
+        2. What of the photo in it the render at rest does not fully cover (alpha < 0.9: the
+           jaw line, the edge of a cheek) is put back on top, so at rest the output is as
+           before. Under the render there is now only the fill: when the rendered face turns
+           and narrows, the fill shows, not the photo's wider frontal face.
+        3. Each frame the plate around the face is moved with the head like a rubber sheet
+           (``backdrop``): fully inside the region, fading out over about half a face
+           outside it — the photo's face edges, hair and collar follow the rendered head
+           without a hole or a second outline where they were. One remap of the face's
+           surroundings per frame (~0.5 ms at 640×360).
         """
         self._plate_pending = False
         s = self.crop_size
         region = scaled_about_centre(template_face_oval(s), self.options.plate_fill_scale)
-        oval_out = polygon_mask(transform_points(region, self._crop_to_out), (self.width, self.height))
+        region_out = transform_points(region, self._crop_to_out)[:, :2]
+        oval_out = polygon_mask(region_out, (self.width, self.height))
         photo = cv2.warpAffine(self._plate_out, invert_affine(self._crop_to_out), (s, s),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        self._plate_out = fill_region(self._plate_out, oval_out, feather_px=1.5)
+        filled = fill_region(self._plate_out, oval_out, feather_px=1.5)
         oval = cv2.GaussianBlur(polygon_mask(region, (s, s)), (5, 5), 0)
         full = cv2.erode(cv2.threshold(rest_alpha, 229, 255, cv2.THRESH_BINARY)[1], np.ones((3, 3), np.uint8))
         uncovered = cv2.GaussianBlur(cv2.bitwise_not(full), (5, 5), 0)
         layer = cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA)
         layer[:, :, 3] = cv2.multiply(oval, uncovered, scale=1.0 / 255.0)
-        self._face_layer = layer
+        blend_crop(filled, layer, self._crop_to_out)
+        self._plate_out = filled
+        # Rubber-sheet weight: 1 in the region, Gaussian fall-off (sigma a quarter of its size).
+        size = float(np.ptp(region_out, axis=0).max())
+        sigma = max(1.0, 0.25 * size)
+        w = np.clip(2.0 * cv2.GaussianBlur(oval_out.astype(np.float32) / 255.0, (0, 0), sigma), 0.0, 1.0)
+        ys, xs = np.nonzero(w > 0.004)
+        x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+        self._sheet = ((x0, y0, x1, y1), w[y0:y1, x0:x1], gx, gy)
 
     def paste(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,
               landmarks_px: np.ndarray) -> np.ndarray:
@@ -359,7 +390,8 @@ class Compositor:
         return cover_resize(frame_bgr, self.width, self.height)
 
     def plate(self) -> np.ndarray:
-        return self._plate_out.copy()
+        """The background with nothing on it (no face rendered yet): the photo as it is."""
+        return self._photo_out.copy()
 
     # --- helpers -----------------------------------------------------------------------------
     @staticmethod

@@ -7,8 +7,8 @@
 * ``template_face_oval``: the face oval of MediaPipe's canonical face in an alignment crop,
   i.e. where *any* aligned face lies; through a plate's alignment matrix it locates the
   photo's face without tracking the plate.
-* ``fill_region``: paint a region over from its surroundings (OpenCV's Telea inpainting at low
-  resolution, blurred, blended in with a feathered edge). Used once on the portrait plate, so
+* ``fill_region``: paint a region over with what lies beside it (row by row, blended from
+  left to right, smoothed, feathered in). Used once on the portrait plate, so
   that when the rendered head moves or turns the plate shows hair and background where the
   photo's face was, not a second jaw line or cheek.
 """
@@ -82,42 +82,55 @@ def template_face_oval(size: int) -> np.ndarray:
     return out
 
 
-def fill_region(image: np.ndarray, mask: np.ndarray, work_px: int = 48,
-                feather_px: float = 4.0) -> np.ndarray:
+def fill_region(image: np.ndarray, mask: np.ndarray, feather_px: float = 4.0,
+                edge_px: int = 4) -> np.ndarray:
     """A copy of BGR ``image`` with the region where ``mask`` (uint8, same size, nonzero = in)
-    is set painted over from its surroundings.
+    is set painted over with what lies beside it.
 
-    The region's bounding box (with a margin) is shrunk so the region spans about ``work_px``
-    pixels, inpainted there (Telea; at full size a face-sized hole takes seconds and leaves
-    streaks), blurred so no edge of the old content survives, scaled back and blended in over
-    the mask blurred by ``feather_px`` (image pixels). The result has no structure inside the
+    Row by row, the region is filled by a straight blend from the colour just left of it to
+    the colour just right of it (each the mean of ``edge_px`` pixels, two pixels out), then
+    smoothed along the columns so no row stands out, and blended in over the mask blurred by
+    ``feather_px``. Beside a face are hair and background, and that is what a head that moves
+    or turns reveals; inpainting from the whole boundary instead (cv2.inpaint) pulls the collar
+    or neck below the chin up into a dark patch. The result has no structure inside the
     region: nothing a moving render could reveal as a second outline.
     """
-    ys, xs = np.nonzero(mask)
-    h, w = image.shape[:2]
+    region = mask > 0
+    ys, xs = np.nonzero(region)
     if len(xs) < 4:
         return image.copy()
-    lo, hi = np.array([xs.min(), ys.min()], float), np.array([xs.max(), ys.max()], float)
-    extent = float(max(hi - lo)) + 1.0
-    margin = 0.35 * extent
-    x0, y0 = (int(max(0, np.floor(v - margin))) for v in lo)
-    x1, y1 = int(min(w, np.ceil(hi[0] + margin))), int(min(h, np.ceil(hi[1] + margin)))
-    roi = image[y0:y1, x0:x1]
-    region = mask[y0:y1, x0:x1]
-    k = min(1.0, work_px / extent)
-    sw, sh = max(8, int(round((x1 - x0) * k))), max(8, int(round((y1 - y0) * k)))
-    small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
-    hole = (cv2.resize(region, (sw, sh), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8) * 255
-    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=2)
-    filled = cv2.inpaint(small, hole, max(3, work_px // 8), cv2.INPAINT_TELEA)
-    blur = max(3, (work_px // 3) | 1)
-    filled = np.where(hole[:, :, None] > 0, cv2.GaussianBlur(filled, (blur, blur), 0), filled)
-    up = cv2.resize(filled, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
-    alpha = region.astype(np.float32) / 255.0
+    h, w = image.shape[:2]
+    y0, y1 = int(ys.min()), int(ys.max()) + 1
+    img = image.astype(np.float32)
+    fill = img[y0:y1].copy()
+    rows = np.zeros(y1 - y0, bool)
+    for y in range(y0, y1):
+        cols = np.nonzero(region[y])[0]
+        if len(cols) == 0:
+            continue
+        left, right = int(cols.min()), int(cols.max())
+        lo = img[y, max(0, left - 2 - edge_px):max(1, left - 2)].reshape(-1, 3)
+        hi = img[y, min(w - 1, right + 2):min(w, right + 2 + edge_px)].reshape(-1, 3)
+        cl = lo.mean(axis=0) if len(lo) else None
+        cr = hi.mean(axis=0) if len(hi) else None
+        cl = cr if cl is None else cl
+        cr = cl if cr is None else cr
+        if cl is None:
+            continue
+        t = np.linspace(0.0, 1.0, right - left + 1, dtype=np.float32)[:, None]
+        fill[y - y0, left:right + 1] = (1.0 - t) * cl + t * cr
+        rows[y - y0] = True
+    k = max(3, ((y1 - y0) // 6) | 1)
+    inside = region[y0:y1].astype(np.float32)
+    # Smooth along columns, only over filled pixels (normalised blur).
+    num = cv2.GaussianBlur(fill * inside[:, :, None], (1, k), 0)
+    den = cv2.GaussianBlur(inside, (1, k), 0)[:, :, None]
+    fill = np.where(den > 1e-3, num / np.maximum(den, 1e-3), fill)
+    alpha = region.astype(np.float32)
     if feather_px > 0:
         kb = int(2 * round(feather_px) + 1)
         alpha = cv2.GaussianBlur(alpha, (kb, kb), 0)
-    alpha = alpha[:, :, None]
+    alpha = alpha[y0:y1, :, None]
     out = image.copy()
-    out[y0:y1, x0:x1] = np.clip(alpha * up + (1.0 - alpha) * roi, 0, 255).astype(np.uint8)
+    out[y0:y1] = np.clip(alpha * fill + (1.0 - alpha) * img[y0:y1], 0, 255).astype(np.uint8)
     return out

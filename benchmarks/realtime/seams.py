@@ -91,7 +91,6 @@ def run_clip(clip: Path, frames: int | None, sample_at: list[int]):
         comps = {_name(m, lg): Compositor(replace(CompositeOptions(), mode=m, legacy=lg), target.crop_size,
                                           OUT_SIZE, plate=target.plate, plate_to_crop=target.plate_to_crop)
                  for m, lg in VARIANTS}
-        photo = comps[_name("portrait", True)].plate()   # the plate as it is (no fill)
         i = 0
         while frames is None or i < frames:
             ok, img = cap.read()
@@ -115,7 +114,8 @@ def run_clip(clip: Path, frames: int | None, sample_at: list[int]):
                 t0 = time.perf_counter()
                 if mode == "portrait":
                     first = comp._plate_pending
-                    out = comp.portrait(crop, comp.head_motion(face.landmarks_px))
+                    motion = comp.head_motion(face.landmarks_px)
+                    out = comp.portrait(crop, motion)
                 else:
                     out = comp.paste(crop, img, face.landmarks_px)
                 ms = (time.perf_counter() - t0) * 1000
@@ -127,7 +127,7 @@ def run_clip(clip: Path, frames: int | None, sample_at: list[int]):
                 alpha_out = comp.last_alpha_out()
                 s = seam_contrast(out, alpha_out, step)
                 smooth = seam_contrast(out, alpha_out, step,
-                                       reference=driver_out if mode == "paste" else photo)
+                                       reference=driver_out if mode == "paste" else comp.backdrop(motion))
                 if s is not None:
                     per[name]["across"].append(s.across)
                     per[name]["inside"].append(s.inside)
@@ -198,12 +198,14 @@ def main() -> None:
           f"{load_end[0]:.2f} at the end (2 shared cores, other jobs running). Embedded default "
           f"target, output {OUT_SIZE[0]}×{OUT_SIZE[1]}, every decoded crop composited by all four "
           "variants. *before* = `composite.legacy = true` (decoder-alpha mask, BGR mean shift, "
-          "plate as it is); *after* = the default (face-polygon mask and Lab mean/std transfer "
-          "in paste mode, plate face filled and a softened alpha in portrait mode).", "",
+          "plate as it is); *after* = the default (paste: face-polygon mask with a skin-aware "
+          "edge, Lab mean/std transfer; portrait: the photo's face taken off the plate, the "
+          "part the render does not cover at rest moved with the head).", "",
           "Seam: ΔE (CIELAB) across the mask boundary (10 crop px out vs in) and just inside it "
           "(same spacing), definitions in `realtime/seams.py`; ratio = across / inside, per frame, "
           "then averaged. *Where smooth*: only the boundary points where the picture without the "
-          "render (paste: the driver's frame; portrait: the photo plate as it is) has no edge of "
+          "render (paste: the driver's frame; portrait: the backdrop — the plate, after #11 filled and "
+          "with the photo's face edges moved with the head) has no edge of "
           "its own (its across ΔE < 10; the face's silhouette against hair is the picture's, not "
           "a seam): across ΔE there, and *added* = that minus the picture's own across ΔE at the "
           "same points (0 = no seam); *share* = fraction of the boundary that is smooth. Colour ΔE: mean Lab of the pasted face's skin vs the driver's own skin "
