@@ -101,6 +101,17 @@ def test_changing_one_byte_of_the_video_reads_back_tampered(signed_recording: Pa
     assert any("bmffHash.mismatch" in f for f in report.failures)
 
 
+def test_an_edited_claim_inside_the_manifest_reads_back_tampered(signed_recording: Path):
+    data = bytearray(signed_recording.read_bytes())
+    at = data.find(b"astronaut")           # the target's name in the latentcam assertion
+    assert at > 0
+    data[at] = ord("A")
+    signed_recording.write_bytes(data)
+    report = read_manifest(signed_recording)
+    assert report.state == "tampered"
+    assert any("org.latentcam.synthetic" in f for f in report.failures)
+
+
 def test_an_unsigned_recording_has_no_manifest(recording: Path):
     assert read_manifest(recording).state == "absent"
 
