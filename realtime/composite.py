@@ -254,10 +254,15 @@ class Compositor:
             return out
         # The head's motion in output pixels: crop → out ∘ motion ∘ out → crop.
         t = compose(compose(self._crop_to_out, motion), invert_affine(self._crop_to_out)).astype(np.float32)
-        (x0, y0, x1, y1), w, gx, gy = self._sheet
-        dx = w * (t[0, 0] * gx + t[0, 1] * gy + t[0, 2] - gx)
-        dy = w * (t[1, 0] * gx + t[1, 1] * gy + t[1, 2] - gy)
-        out[y0:y1, x0:x1] = cv2.remap(self._plate_out, gx - dx, gy - dy, cv2.INTER_LINEAR,
+        (x0, y0, x1, y1), gx, gy, (ws, sx, sy) = self._sheet
+        # The displacement is smooth: computed on a 1/4-size grid, scaled up, then added to
+        # the full-size identity map (one remap of the face's surroundings).
+        dx = ws * ((t[0, 0] - 1.0) * sx + t[0, 1] * sy + t[0, 2])
+        dy = ws * (t[1, 0] * sx + (t[1, 1] - 1.0) * sy + t[1, 2])
+        size = (x1 - x0, y1 - y0)
+        map_x = cv2.subtract(gx, cv2.resize(dx, size, interpolation=cv2.INTER_LINEAR))
+        map_y = cv2.subtract(gy, cv2.resize(dy, size, interpolation=cv2.INTER_LINEAR))
+        out[y0:y1, x0:x1] = cv2.remap(self._plate_out, map_x, map_y, cv2.INTER_LINEAR,
                                       borderMode=cv2.BORDER_REPLICATE)
         return out
 
@@ -272,10 +277,10 @@ class Compositor:
            before. Under the render there is now only the fill: when the rendered face turns
            and narrows, the fill shows, not the photo's wider frontal face.
         3. Each frame the plate around the face is moved with the head like a rubber sheet
-           (``backdrop``): fully inside the region, fading out over about half a face
+           (``backdrop``): fully inside the region, fading out over about a third of a face
            outside it — the photo's face edges, hair and collar follow the rendered head
            without a hole or a second outline where they were. One remap of the face's
-           surroundings per frame (~0.5 ms at 640×360).
+           surroundings per frame (measured in ``benchmarks/realtime/seams.md``).
         """
         self._plate_pending = False
         s = self.crop_size
@@ -292,14 +297,20 @@ class Compositor:
         layer[:, :, 3] = cv2.multiply(oval, uncovered, scale=1.0 / 255.0)
         blend_crop(filled, layer, self._crop_to_out)
         self._plate_out = filled
-        # Rubber-sheet weight: 1 in the region, Gaussian fall-off (sigma a quarter of its size).
+        # Rubber-sheet weight: 1 in the region, Gaussian fall-off outside it (sigma 0.15 of its
+        # size: the hair and collar around the face stretch over about a third of a face).
         size = float(np.ptp(region_out, axis=0).max())
-        sigma = max(1.0, 0.25 * size)
+        sigma = max(1.0, 0.15 * size)
         w = np.clip(2.0 * cv2.GaussianBlur(oval_out.astype(np.float32) / 255.0, (0, 0), sigma), 0.0, 1.0)
-        ys, xs = np.nonzero(w > 0.004)
+        w[w < 0.01] = 0.0
+        ys, xs = np.nonzero(w)
         x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-        self._sheet = ((x0, y0, x1, y1), w[y0:y1, x0:x1], gx, gy)
+        small = (max(2, (x1 - x0) // 4), max(2, (y1 - y0) // 4))
+        ws = cv2.resize(w[y0:y1, x0:x1], small, interpolation=cv2.INTER_AREA)
+        sx = cv2.resize(gx, small, interpolation=cv2.INTER_AREA)
+        sy = cv2.resize(gy, small, interpolation=cv2.INTER_AREA)
+        self._sheet = ((x0, y0, x1, y1), gx, gy, (ws, sx, sy))
 
     def paste(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,
               landmarks_px: np.ndarray) -> np.ndarray:
