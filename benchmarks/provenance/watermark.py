@@ -5,7 +5,8 @@ Marked set: frames of the sample clips (single_face, Wolfgang, face_noface) scal
 (latentcam's output size; the clips themselves are 640×360 and 960×540, so the frames are
 smoother than a native 720p camera), each marked with the default target's bundle id.
 Attacks: H.264 at 2 Mbit/s at 1280×720 (libx264 through PyAV, preset veryfast), scaling to
-640×360, JPEG quality 50, and H.264 followed by 640×360.
+640×360, JPEG quality 50, and H.264 followed by 640×360 (the targets); beyond them, 640×360 at
+0.5 Mbit/s and 426×240, as a video call may treat a virtual camera.
 Unmarked set: every frame of every sample clip at its own size, the same frames at 1280×720
 after H.264 at 2 Mbit/s, and the sample photos; any detection there is a false detection.
 
@@ -75,6 +76,9 @@ def attacks(marked: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
         "scaled to 640×360": [rescale(f, (640, 360)) for f in marked],
         "JPEG q50": [jpeg_roundtrip(f, 50) for f in marked],
         "H.264 2 Mbit/s, then 640×360": [rescale(f, (640, 360)) for f in h264],
+        # beyond the targets: what a video call may do to a virtual camera's frames
+        "640×360, H.264 0.5 Mbit/s": h264_roundtrip([rescale(f, (640, 360)) for f in marked], bitrate=500_000),
+        "scaled to 426×240": [rescale(f, (426, 240)) for f in marked],
     }
 
 
