@@ -13,9 +13,10 @@ import numpy as np
 import typer
 
 
-def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0):
+def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0, options=None):
     """A driver callable that retargets each observation onto the target with
-    ``calibration.Retargeter`` (a saved profile, or self-calibration when ``profile`` is None).
+    ``calibration.Retargeter`` (a saved profile, or self-calibration when ``profile`` is None;
+    ``options``: ``RetargetOptions``, default ones when None).
     While the retargeter has no reference yet it yields the target's neutral face."""
     from latentcam.calibration import (CalibrationProfile, Retargeter, RetargetOptions,
                                        TargetGeometry)
@@ -24,7 +25,7 @@ def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0)
     bundle = TargetBundle.load(bundle_dir)
     target = TargetGeometry.from_manifest(bundle.manifest)
     prof = CalibrationProfile.load(profile) if profile else None
-    retargeter = Retargeter(prof, target, RetargetOptions())
+    retargeter = Retargeter(prof, target, options if options is not None else RetargetOptions())
     neutral = (target.neutral_points, np.asarray(bundle.manifest.get("neutral_blendshapes",
                                                                      np.zeros(52)), np.float32),
                target.neutral_pose)

@@ -11,8 +11,10 @@ Definition (one output frame, the blend's alpha at the output size):
    ``o = p + step·n`` (just outside), ``i1 = p − step·n`` (just inside),
    ``i2 = p − 3·step·n`` (further inside, the same 2·step from ``i1`` as ``o`` is).
 4. ``across = |Lab(o) − Lab(i1)|`` (CIE76 ΔE) is the contrast across the boundary,
-   ``inside = |Lab(i1) − Lab(i2)|`` the contrast over the same distance just inside it.
-   Points whose samples leave the frame are skipped.
+   ``inside = |Lab(i1) − Lab(i2)|`` the contrast over the same distance just inside it, and
+   ``outside = |Lab(o) − Lab(o2)|`` with ``o2 = p + 3·step·n`` the same just outside it — a
+   second outline running beside the render (the photo's own jaw line under a moved face)
+   shows there. Points whose samples leave the frame are skipped.
 5. The frame's *seam contrast* is mean(across) and the *seam ratio* mean(across) / mean(inside).
 6. With a ``reference`` (the same picture without the render: the driver's frame in paste
    mode, the photo plate in portrait mode), boundary points where the reference itself changes
@@ -40,6 +42,7 @@ import numpy as np
 class SeamContrast:
     across: float      # mean ΔE across the boundary (o vs i1)
     inside: float      # mean ΔE just inside it (i1 vs i2)
+    outside: float     # mean ΔE just outside it (o vs o2): a second outline beside the render
     ratio: float       # across / inside
     points: int        # boundary samples used
     reference_across: float | None = None   # the reference picture's across-contrast there
@@ -88,8 +91,9 @@ def seam_contrast(image_bgr: np.ndarray, alpha: np.ndarray, step: float, samples
         normal = -normal
     h, w = a.shape[:2]
     o, i1, i2 = pts + step * normal, pts - step * normal, pts - 3.0 * step * normal
+    o2 = pts + 3.0 * step * normal
     ok = np.ones(len(pts), bool)
-    for q in (o, i1, i2):
+    for q in (o, o2, i1, i2):
         ok &= (q[:, 0] >= 0) & (q[:, 0] <= w - 1) & (q[:, 1] >= 0) & (q[:, 1] <= h - 1)
     ref_across = None
     if reference is not None:
@@ -101,7 +105,8 @@ def seam_contrast(image_bgr: np.ndarray, alpha: np.ndarray, step: float, samples
     if reference is not None:
         ref_across = float(r_across[ok].mean())
     lab = _smoothed_lab(image_bgr, step)
-    lo, l1, l2 = (_bilinear(lab, q[ok]) for q in (o, i1, i2))
+    lo, lo2, l1, l2 = (_bilinear(lab, q[ok]) for q in (o, o2, i1, i2))
     across = float(np.linalg.norm(lo - l1, axis=1).mean())
     inside = float(np.linalg.norm(l1 - l2, axis=1).mean())
-    return SeamContrast(across, inside, across / max(inside, 1e-6), int(ok.sum()), ref_across)
+    outside = float(np.linalg.norm(lo - lo2, axis=1).mean())
+    return SeamContrast(across, inside, outside, across / max(inside, 1e-6), int(ok.sum()), ref_across)

@@ -78,7 +78,7 @@ def run_clip(clip: Path, frames: int | None, sample_at: list[int]):
     from latentcam.realtime.session import build_stages
 
     cfg = apply_overrides(LiveConfig(), {"engine.name": "onnxruntime"})
-    per = {(_name(m, lg)): {"across": [], "inside": [], "ratio": [], "smooth_across": [], "added": [],
+    per = {(_name(m, lg)): {"across": [], "inside": [], "outside": [], "ratio": [], "smooth_across": [], "added": [],
                                     "smooth_share": [], "ms": [], "colour_de": []}
            for m, lg in VARIANTS}
     tiles: dict[int, dict[str, np.ndarray]] = {}
@@ -129,6 +129,7 @@ def run_clip(clip: Path, frames: int | None, sample_at: list[int]):
                 smooth = seam_contrast(out, alpha_out, step,
                                        reference=driver_out if mode == "paste" else comp.backdrop(motion))
                 if s is not None:
+                    per[name]["outside"].append(s.outside)
                     per[name]["across"].append(s.across)
                     per[name]["inside"].append(s.inside)
                     per[name]["ratio"].append(s.ratio)
@@ -146,7 +147,7 @@ def run_clip(clip: Path, frames: int | None, sample_at: list[int]):
     summary = {}
     for name, v in per.items():
         row = {"frames": len(v["ratio"])}
-        for key in ("across", "inside", "ratio", "smooth_across", "added", "smooth_share", "colour_de"):
+        for key in ("across", "inside", "outside", "ratio", "smooth_across", "added", "smooth_share", "colour_de"):
             if v[key]:
                 row[f"{key}_mean"] = round(float(np.mean(v[key])), 3)
                 row[f"{key}_median"] = round(float(np.median(v[key])), 3)
@@ -203,7 +204,9 @@ def main() -> None:
           "part the render does not cover at rest moved with the head).", "",
           "Seam: ΔE (CIELAB) across the mask boundary (10 crop px out vs in) and just inside it "
           "(same spacing), definitions in `realtime/seams.py`; ratio = across / inside, per frame, "
-          "then averaged. *Where smooth*: only the boundary points where the picture without the "
+          "then averaged. *Outside ΔE*: the same spacing just outside the boundary (10 → 30 crop px "
+          "out) — where a second outline beside the render (the photo's own jaw under a moved "
+          "face) shows. *Where smooth*: only the boundary points where the picture without the "
           "render (paste: the driver's frame; portrait: the backdrop — the plate, after #11 filled and "
           "with the photo's face edges moved with the head) has no edge of "
           "its own (its across ΔE < 10; the face's silhouette against hair is the picture's, not "
@@ -213,12 +216,13 @@ def main() -> None:
           "(the one-off plate fill of the first portrait frame is listed apart).", ""]
     for clip, r in results.items():
         md += [f"## {clip} ({r['frames_read']} frames; plate fill once: {r['plate_fill_ms_once']} ms)", "",
-               "| variant | frames | across ΔE | inside ΔE | ratio (mean) | ratio (median) | "
+               "| variant | frames | across ΔE | inside ΔE | ratio (mean) | ratio (median) | outside ΔE | "
                "where smooth: across ΔE | added ΔE | share | colour ΔE to driver skin | ms p50 | ms p95 |",
-               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, v in r["variants"].items():
             md.append(f"| {name} | {v['frames']} | {v.get('across_mean', '–')} | {v.get('inside_mean', '–')} | "
-                      f"{v.get('ratio_mean', '–')} | {v.get('ratio_median', '–')} | {v.get('smooth_across_mean', '–')} | "
+                      f"{v.get('ratio_mean', '–')} | {v.get('ratio_median', '–')} | {v.get('outside_mean', '–')} | "
+                      f"{v.get('smooth_across_mean', '–')} | "
                       f"{v.get('added_mean', '–')} | {v.get('smooth_share_mean', '–')} | "
                       f"{v.get('colour_de_mean', '–')} | {v['ms_p50']} | {v['ms_p95']} |")
         md.append("")
