@@ -9,25 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 
 
 def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0):
-    """A driver callable that retargets each observation onto the target with
-    ``calibration.Retargeter`` (a saved profile, or self-calibration when ``profile`` is None).
-    While the retargeter has no reference yet it yields the target's neutral face."""
-    from latentcam.calibration import (CalibrationProfile, Retargeter, RetargetOptions,
-                                       TargetGeometry)
-    from latentcam.latent.bundle import TargetBundle
+    """A driver callable that retargets each observation onto the target exactly as ``live``
+    does (``realtime.target.make_retargeter``: a saved profile, or self-calibration when
+    ``profile`` is None). While the retargeter has no reference yet it yields the target's
+    neutral face. The retargeter is exposed as ``driver.retargeter``."""
+    from latentcam.calibration import RetargetOptions
+    from latentcam.realtime.target import load_live_target, make_retargeter
 
-    bundle = TargetBundle.load(bundle_dir)
-    target = TargetGeometry.from_manifest(bundle.manifest)
-    prof = CalibrationProfile.load(profile) if profile else None
-    retargeter = Retargeter(prof, target, RetargetOptions())
-    neutral = (target.neutral_points, np.asarray(bundle.manifest.get("neutral_blendshapes",
-                                                                     np.zeros(52)), np.float32),
-               target.neutral_pose)
+    target = load_live_target(bundle_dir)
+    retargeter = make_retargeter(target, profile, RetargetOptions())
+    geometry = retargeter.target
+    neutral = (geometry.neutral_points, geometry.neutral_blendshapes, geometry.neutral_pose)
     clock = {"t": 0.0}
 
     def driver(face):
@@ -37,6 +33,7 @@ def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0)
             return neutral
         return r.points, r.blendshapes, r.pose
 
+    driver.retargeter = retargeter
     return driver
 
 
@@ -58,6 +55,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate a target: image metrics, re-tracked expression accuracy, jitter, baselines."""
         from latentcam.latent.bundle import BundleError
+        from latentcam.realtime.target import TargetError
         from latentcam.latent.evaluate import (EvalError, EvalOptions, evaluate_cross,
                                                evaluate_self, raw_driver)
 
@@ -74,8 +72,10 @@ def register(app: typer.Typer) -> None:
                       else raw_driver)
             run = evaluate_self if mode == "self" else evaluate_cross
             run(target_dir, video, opts, driver)
-        except (BundleError, EvalError, ValueError) as exc:
+        except (BundleError, EvalError, TargetError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2)
         typer.echo((out / "report.md").read_text())
-        typer.echo(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'side_by_side.png'}")
+        where = out.resolve()
+        typer.echo(f"wrote {where / 'report.json'}, {where / 'report.md'} and "
+                   f"{where / 'side_by_side.png'} (in {where})")

@@ -193,9 +193,10 @@ class LivePipeline:
         self._last_status = 0.0
         self._state_text = ""
         self._error: BaseException | None = None
+        self._is_live = bool(getattr(source, "is_live", False))
         lossless = options.lossless
         if lossless is None:
-            lossless = not getattr(source, "is_live", False)
+            lossless = not self._is_live
         self.lossless = lossless
 
     # --- control -----------------------------------------------------------------------------
@@ -293,13 +294,11 @@ class LivePipeline:
                     clock.gpu_ms = gpu
         with clock.stage("composite"):
             out = self._composite(work, crop)
-            if st.label is not None and c.label:
-                st.label.apply(out)
-        self._last_output = out
+        self._last_output = out          # unlabelled: the label is stamped per view at the write
         self._last_driver = work.image
-        self._write(out, work.image, clock, work.state)
+        sent = self._write(out, work.image, clock, work.state)
         if self.on_frame is not None:
-            self.on_frame(out, work)
+            self.on_frame(sent, work)
 
     def _composite(self, work: Work, crop: np.ndarray | None) -> np.ndarray:
         comp = self.stages.compositor
@@ -329,24 +328,30 @@ class LivePipeline:
         return hint or ""
 
     def _write(self, out: np.ndarray, driver: np.ndarray | None, clock: FrameClock | None,
-               state: PresenceState | None, lost: bool = False) -> None:
+               state: PresenceState | None, lost: bool = False) -> np.ndarray:
+        """Every sink gets its view of ``out``; returns the output view (labelled) as sent."""
         start = time.monotonic()
         self._state_text = self._state_label(state, lost)
-        info = None
+        label = self.stages.label if self.controls.label else None
+        info = self._overlay_info() if any(b.view != "output" for b in self.outputs) else None
+        views: dict[str, np.ndarray] = {}
+        if any(b.view == "preview" for b in self.outputs):
+            # Mirrored before the label and the status are drawn, so both read the right way round.
+            view = cv2.flip(out, 1) if self.controls.mirror_preview else out.copy()
+            if label is not None:
+                label.apply(view)
+            views["preview"] = draw_overlay(view, info)
+        if label is not None:
+            # The label is stamped in place; a live source keeps the unlabelled frame for the
+            # camera-lost repeats (which are labelled again here), so it stamps a copy.
+            out = label.apply(out.copy() if self._is_live else out)
+        views["output"] = out
+        if any(b.view == "side-by-side" for b in self.outputs):
+            views["side-by-side"] = draw_overlay(side_by_side(driver if driver is not None else out, out), info)
         for b in self.outputs:
-            if b.view == "output":
-                b.sink.write(out)
-                continue
-            if info is None:
-                info = self._overlay_info()
-            if b.view == "preview":
-                view = cv2.flip(out, 1) if self.controls.mirror_preview else out.copy()
-                draw_overlay(view, info)
-            else:
-                view = side_by_side(driver if driver is not None else out, out)
-                draw_overlay(view, info)
-            b.sink.write(view)
-            self._handle_key(b.sink)
+            b.sink.write(views[b.view])
+            if b.view != "output":
+                self._handle_key(b.sink)
         done = time.monotonic()
         self._last_write = done
         if clock is not None:
@@ -355,6 +360,7 @@ class LivePipeline:
         else:
             self.telemetry.counters.frames_out += 1
         self._maybe_status(done)
+        return views["output"]
 
     def _overlay_info(self) -> OverlayInfo:
         tel = self.telemetry

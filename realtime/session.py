@@ -24,7 +24,7 @@ from .pipeline import Controls, LivePipeline, PipelineOptions, SinkBinding, Stag
 from .presence import NeutralFace, Presence
 from .sinks import SinkOptions, open_sink
 from .smoothing import FaceSmoother
-from .target import ExpressionEncoder, LiveTarget, load_live_target
+from .target import ExpressionEncoder, LiveTarget, load_live_target, make_retargeter
 from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -81,14 +81,6 @@ def resolve_engine(name: str) -> str:
     return "auto" if has_gpu else "onnxruntime"
 
 
-def target_geometry(target: LiveTarget):
-    from latentcam.calibration import TargetGeometry
-
-    return TargetGeometry(neutral_points=target.neutral_points, pose_min=target.pose_min,
-                          pose_max=target.pose_max, neutral_pose=target.neutral_pose,
-                          neutral_blendshapes=target.neutral_blendshapes)
-
-
 def retarget_options(config: LiveConfig):
     """``RetargetOptions`` from the ``[retarget]`` settings."""
     from latentcam.calibration import RetargetMode, RetargetOptions
@@ -120,7 +112,6 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
                  passthrough: bool = False, output_size: tuple[int, int] | None = None,
                  on_event: Callable[[str], None] | None = None) -> Built:
     """Open every stage object (closed by ``stack``)."""
-    from latentcam.calibration import CalibrationProfile, Retargeter
     from latentcam.engines import BackendOptions, load_backend
     from latentcam.engines.model import DecoderModel
     from latentcam.facekit.tracker import FaceTracker
@@ -134,9 +125,8 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
         stages = Stages(compositor=compositor, label=label, engine_name="passthrough")
         return Built(stages, target, None, "passthrough")
     tracker = stack.enter_context(FaceTracker())
-    profile = CalibrationProfile.load(config.profile) if config.profile else None
-    retargeter = Retargeter(profile, target_geometry(target), retarget_options(config))
-    if profile is None and on_event is not None:
+    retargeter = make_retargeter(target, config.profile, retarget_options(config))
+    if retargeter.profile is None and on_event is not None:
         on_event("no calibration profile: self-calibrating from the first still, frontal second "
                  "(look at the camera with a relaxed face)")
     encoder = ExpressionEncoder(target.encoder_onnx, config.engine.encoder_threads)

@@ -85,6 +85,24 @@ def load_live_target(directory: Path | str | None = None) -> LiveTarget:
         plate_to_crop=plate_to_crop)
 
 
+def target_geometry(target: LiveTarget):
+    """The retargeter's view of ``target`` (``calibration.TargetGeometry``), read from the bundle
+    manifest with its pose range, neutral face and expression / blendshape ranges. ``live`` and
+    ``eval`` both build it here, so what ``eval`` measures is what ``live`` does."""
+    from latentcam.calibration import TargetGeometry
+
+    return TargetGeometry.from_manifest(target.bundle.manifest)
+
+
+def make_retargeter(target: LiveTarget, profile: Path | str | None, options):
+    """``calibration.Retargeter`` onto ``target``: with the saved profile, or self-calibrating
+    when ``profile`` is None. The one place live and eval build it."""
+    from latentcam.calibration import CalibrationProfile, Retargeter
+
+    loaded = CalibrationProfile.load(profile) if profile else None
+    return Retargeter(loaded, target_geometry(target), options)
+
+
 class ExpressionEncoder:
     """``encoder.onnx`` on ONNX Runtime: features (F,) → code (1, Z) float32 (the VAE mean)."""
 

@@ -57,6 +57,17 @@ def test_doctor_checks_the_face_model_and_names_fixes():
     assert "v4l2loopback" in proc.stdout
 
 
+def test_doctor_lists_every_decoder_engine():
+    from latentcam.doctor import check_engines
+    from latentcam.engines import backend_names
+
+    checks = {c.name: c for c in check_engines()}
+    assert set(checks) == {f"engine {name}" for name in backend_names()}
+    assert checks["engine onnxruntime"].ok is True
+    # absent engines say why (GPU backends on a machine without one)
+    assert all(c.detail for c in checks.values())
+
+
 def test_devices_says_how_to_create_a_virtual_camera():
     proc = run_cli("devices", timeout=60)
     assert proc.returncode == 0, proc.stderr

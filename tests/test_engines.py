@@ -404,6 +404,30 @@ def test_build_engine_cli(bundle_dir, tmp_path):
         assert "pypi.nvidia.com" in local.output or "no GPU" in local.output or "none here" in local.output
 
 
+def test_build_engine_on_the_embedded_target_writes_to_the_user_cache(tmp_path, monkeypatch):
+    """The embedded default target lives in the installed package (site-packages from a wheel):
+    build-engine must not write there, and the backend must find the engines where it wrote."""
+    pytest.importorskip("tensorrt_rtx")
+    from typer.testing import CliRunner
+
+    from latentcam.cli import build_app
+    from latentcam.engines.cache import default_cache_root, prebuilt_dir
+    from latentcam.realtime.target import default_target_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))       # platformdirs' user cache on Linux
+    embedded = default_target_dir()
+    before = sorted(p.name for p in embedded.iterdir())
+    res = CliRunner().invoke(build_app(), ["build-engine", str(embedded), "--engine", "tensorrt-rtx",
+                                           "--arch", "sm_86", "--precision", "fp32"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in embedded.iterdir()) == before   # the package is untouched
+    model = DecoderModel.from_bundle(embedded)
+    where = prebuilt_dir(embedded, model.name, model.sha256)
+    assert where.is_relative_to(default_cache_root().parent) and default_cache_root().is_relative_to(tmp_path)
+    assert (where / "engines.json").is_file() and f"record: {where / 'engines.json'}" in res.output.replace("\n", "")
+    assert prebuilt_dir(tmp_path / "mine", "x", "0" * 64) == tmp_path / "mine" / "engines"   # user bundles ship theirs
+
+
 # --- GPU (skipped here) -----------------------------------------------------------------------
 @pytest.mark.gpu
 @pytest.mark.skipif(NO_GPU, reason="needs an NVIDIA GPU with CUDA (torch.cuda.is_available() is False)")

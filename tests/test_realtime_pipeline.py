@@ -268,3 +268,41 @@ def test_fast_camera_is_thinned_to_the_output_rate(single_face_clip):
     assert 50 <= s["frames"] <= 70, s["frames"]             # ~60 of 120 camera frames
     assert 25 <= s["fps"] <= 35
     assert s["dropped"] + s["source_dropped"] >= 50
+
+
+def test_preview_mirrors_the_picture_but_not_the_label(single_face_clip):
+    """The preview is a mirror; the SYNTHETIC label (like the status overlay) is drawn after the
+    mirror, so it reads the right way round at its configured place, while the output is unmirrored."""
+    from latentcam.realtime.composite import CompositeOptions, Compositor
+    from latentcam.realtime.label import LabelOptions
+    from latentcam.realtime.pipeline import Controls, LivePipeline, PipelineOptions, Stages
+    from latentcam.realtime.replay import FramesSource, load_clip
+    from latentcam.realtime.sinks import NullSink
+
+    class Keep(NullSink):
+        def __init__(self, options):
+            super().__init__(options)
+            self.frames = []
+
+        def _write(self, bgr):
+            super()._write(bgr)
+            self.frames.append(bgr.copy())
+
+    frames, _ = load_clip(single_face_clip, (640, 360), max_frames=3)
+    label = SyntheticLabel(LabelOptions(position="top-right"))
+    stages = Stages(compositor=Compositor(CompositeOptions(), 256, (640, 360)), label=label)
+    out, preview = Keep(SinkOptions(640, 360, 30)), Keep(SinkOptions(640, 360, 30))
+    with FramesSource(frames, 3) as source:
+        LivePipeline(source, stages, [SinkBinding(out, "output"), SinkBinding(preview, "preview")],
+                     PipelineOptions(passthrough=True), controls=Controls(mirror_preview=True)).run()
+    x0, y0, x1, y1 = label.badge_rect(640, 360)
+    o, p = out.frames[-1].astype(int), preview.frames[-1].astype(int)
+    assert _label_present(out.frames[-1], label) and _label_present(preview.frames[-1], label)
+    badge_out, badge_prev = o[y0:y1, x0:x1].mean(axis=2), p[y0:y1, x0:x1].mean(axis=2)
+
+    def corr(a, b):
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    assert corr(badge_prev, badge_out) > 0.9 > corr(badge_prev, badge_out[:, ::-1]) + 0.2
+    # below the badge the picture itself is mirrored
+    assert np.abs(p[200:300, 100:200] - o[200:300, 440:540][:, ::-1]).mean() < 3
