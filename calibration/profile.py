@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from latentcam.facekit.errors import InputError
 from latentcam.facekit.blendshapes import GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 from latentcam.facekit.model_file import FACE_MODEL_SHA256
@@ -33,7 +34,7 @@ _NEUTRAL_KEYS = {"points", "pose", "blendshapes"}
 _RECALIBRATE = "Run `latentcam calibrate --out PROFILE.json` to make a new profile."
 
 
-class ProfileError(ValueError):
+class ProfileError(InputError, ValueError):
     """A calibration profile cannot be used; the message says why and what to do."""
 
 

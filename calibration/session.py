@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from latentcam.facekit.errors import InputError
 from latentcam.facekit.geometry import canonicalize
 from latentcam.facekit.sources import FrameSource
 from latentcam.facekit.tracker import FaceTracker, TrackerOptions
@@ -20,7 +21,7 @@ from .profile import CalibrationProfile
 from .ranges import GUIDED_STEPS, GuidedStep, RangeCapture, StepResult, combine_step_results
 
 
-class CalibrationError(RuntimeError):
+class CalibrationError(InputError, RuntimeError):
     """Calibration could not finish; the message says what went wrong and what to do."""
 
 

@@ -12,13 +12,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from latentcam.facekit.errors import InputError
 from latentcam.facekit.blendshapes import GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 
 from .measures import MEASURES
 
 
-class TargetGeometryError(ValueError):
+class TargetGeometryError(InputError, ValueError):
     """The target geometry handed to the retargeter is malformed."""
 
 

@@ -29,9 +29,10 @@ def build_engine_command(
                                     "for the embedded default target, the user cache)."),
 ) -> None:
     """Build TensorRT-RTX engines ahead of time for chosen GPU generations (no GPU needed)."""
+    from latentcam.facekit.errors import options_checked
+
     from .aot import BuildOptions, build_engines
     from .cache import prebuilt_dir
-    from .errors import EngineError
     from .tensorrt_build import parse_archs
 
     if engine not in ("tensorrt-rtx", "tensorrt"):
@@ -45,11 +46,8 @@ def build_engine_command(
     model = _decoder_model(target)
     out_dir = out if out is not None else prebuilt_dir(
         target.parent if target.suffix == ".onnx" else target, model.name, model.sha256)
-    try:
+    with options_checked():   # EngineError (no TensorRT, no GPU) → latentcam.cli, exit 1
         record = build_engines(model, out_dir, BuildOptions(engine=engine, archs=archs, precision=precision))
-    except (EngineError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"{record['backend']} {record['backend_version']} engines for {record['model']} "
                f"(code {record['code_dim']} → {record['size']}²):")
     for e in record["engines"]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from .errors import LatentcamError
 
 FACE_MODEL_PATH = Path(__file__).resolve().parent / "models" / "face_landmarker.task"
 FACE_MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 FACE_MODEL_SIZE = 3_758_596
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(LatentcamError, RuntimeError):
     """The face model file is missing, truncated or not the expected file."""
 
 

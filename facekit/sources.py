@@ -23,11 +23,12 @@ import cv2
 import numpy as np
 
 from .devices import is_loopback_device
+from .errors import InputError
 
 log = logging.getLogger(__name__)
 
 
-class SourceError(RuntimeError):
+class SourceError(InputError, RuntimeError):
     """A frame source cannot be opened or read; the message says what to do."""
 
 

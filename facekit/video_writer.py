@@ -6,11 +6,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from .errors import InputError
 
 _FOURCC_BY_SUFFIX = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
 
 
-class VideoWriteError(RuntimeError):
+class VideoWriteError(InputError, RuntimeError):
     """The output video cannot be written."""
 
 

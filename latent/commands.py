@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from latentcam.facekit.errors import LatentcamError, options_checked
+
 
 def register(app: typer.Typer) -> None:
     """Add ``train`` and ``explore`` to ``app``."""
@@ -43,8 +45,7 @@ def register(app: typer.Typer) -> None:
         try:
             import torch  # noqa: F401
         except ImportError:
-            typer.echo("training needs PyTorch: pip install 'latentcam[train]'", err=True)
-            raise typer.Exit(2)
+            raise LatentcamError("training needs PyTorch", hint="pip install 'latentcam[train]'") from None
         argv = [str(data_dir), "--out", str(out), "--preset", preset, "--steps", str(steps),
                 "--gan" if gan else "--no-gan", "--vae" if vae else "--no-vae",
                 "--factorized" if factorized else "--no-factorized", "--warp" if warp else "--no-warp",
@@ -60,12 +61,8 @@ def register(app: typer.Typer) -> None:
                    f"--nproc_per_node={nproc}", "-m", "latentcam.latent.train", *argv]
             raise typer.Exit(subprocess.run(cmd, env=os.environ.copy()).returncode)
         from .train import options_from_args, train
-        from .training_data import DatasetError
-        try:
+        with options_checked():
             bundle = train(options_from_args(argv))
-        except (DatasetError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2)
         typer.echo(f"target bundle written to {bundle}")
 
     @app.command("explore")
@@ -78,15 +75,11 @@ def register(app: typer.Typer) -> None:
         pair: Optional[str] = typer.Option(None, "--pair", help="Two training-frame positions A,B to interpolate."),
     ) -> None:
         """Render a grid along the main directions of the code space + an interpolation strip."""
-        from .bundle import BundleError
         from .explore import ExploreOptions, explore
-        try:
+        with options_checked():
             p = tuple(int(x) for x in pair.split(",")) if pair else None
             if p is not None and len(p) != 2:
                 raise ValueError("--pair takes two positions, e.g. 0,40")
             path = explore(target_dir, out, ExploreOptions(directions=directions, steps=steps,
                                                            span=span, pair=p))
-        except (BundleError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2)
         typer.echo(f"wrote {path}")

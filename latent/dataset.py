@@ -37,6 +37,7 @@ from latentcam.facekit.blendshapes import BLENDSHAPE_NAMES, GROUPS, NUM_BLENDSHA
 from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pose,
                                         transform_points, warp_to_crop)
 from latentcam.facekit.landmarks import FACE_OVAL, NUM_LANDMARKS
+from latentcam.facekit.errors import InputError
 
 FORMAT = "latentcam-dataset"
 VERSION = 1
@@ -70,7 +71,7 @@ _GAZE = set(GROUPS["gaze_horizontal"] + GROUPS["gaze_vertical"] + ("_neutral",))
 EXPRESSION_INDICES = np.array([i for i, n in enumerate(BLENDSHAPE_NAMES) if n not in _GAZE])
 
 
-class DatasetError(Exception):
+class DatasetError(InputError, ValueError):
     """A dataset cannot be built or loaded; the message says what happened and what to do."""
 
 

@@ -15,14 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .dataset import DatasetError
 from .features import expression_features_batch
 
 DATASET_FORMAT = "latentcam-dataset"
 _REQUIRED = ("frame_index", "canonical", "blendshapes", "pose")
-
-
-class DatasetError(ValueError):
-    """The dataset directory is missing, incomplete or inconsistent."""
 
 
 @dataclass(frozen=True)

@@ -54,27 +54,20 @@ def register(app: typer.Typer) -> None:
         max_frames: Optional[int] = typer.Option(None, "--max-frames"),
     ) -> None:
         """Evaluate a target: image metrics, re-tracked expression accuracy, jitter, baselines."""
-        from latentcam.latent.bundle import BundleError
-        from latentcam.realtime.target import TargetError
-        from latentcam.latent.evaluate import (EvalError, EvalOptions, evaluate_cross,
-                                               evaluate_self, raw_driver)
+        from latentcam.facekit.errors import InputError, options_checked
+        from latentcam.latent.evaluate import EvalOptions, evaluate_cross, evaluate_self, raw_driver
 
         if mode not in ("self", "cross"):
-            typer.echo(f"error: --mode must be self or cross, got {mode!r}", err=True)
-            raise typer.Exit(2)
+            raise InputError(f"--mode must be self or cross, got {mode!r}")
         if profile and self_calibrate:
-            typer.echo("error: use either --profile or --self-calibrate, not both", err=True)
-            raise typer.Exit(2)
+            raise InputError("use either --profile or --self-calibrate, not both")
         opts = EvalOptions(frames=frames, out_dir=out, train_data=train_data,
                            train_frames=train_frames, max_frames=max_frames)
-        try:
+        with options_checked():
             driver = (calibrated_driver(target_dir, profile) if (profile or self_calibrate)
                       else raw_driver)
             run = evaluate_self if mode == "self" else evaluate_cross
             run(target_dir, video, opts, driver)
-        except (BundleError, EvalError, TargetError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2)
         typer.echo((out / "report.md").read_text())
         where = out.resolve()
         typer.echo(f"wrote {where / 'report.json'}, {where / 'report.md'} and "

@@ -19,9 +19,10 @@ from typing import Callable
 
 import cv2
 import numpy as np
+from latentcam.facekit.errors import LatentcamError
 
 
-class SinkError(RuntimeError):
+class SinkError(LatentcamError, RuntimeError):
     """A sink cannot be opened or written; the message says what to do."""
 
 

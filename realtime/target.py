@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from latentcam.facekit.blendshapes import NUM_BLENDSHAPES
+from latentcam.facekit.errors import LatentcamError
 
 
-class TargetError(RuntimeError):
+class TargetError(LatentcamError, RuntimeError):
     """The target cannot be used live; the message says what to do."""
 
 

@@ -43,9 +43,10 @@ def test_track_reports_no_face_fraction(testdata, tmp_path):
 
 def test_track_missing_file_and_missing_camera_are_clear_errors(tmp_path):
     proc = run_cli("track", str(tmp_path / "missing.mp4"))
-    assert proc.returncode == 2 and "video file not found" in proc.stdout
+    assert proc.returncode == 2 and "error: video file not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
     proc = run_cli("track", "9", timeout=30)
-    assert proc.returncode == 2 and "cannot open camera 9" in proc.stdout
+    assert proc.returncode == 2 and "cannot open camera 9" in proc.stderr
 
 
 def test_doctor_checks_the_face_model_and_names_fixes():
