@@ -22,6 +22,7 @@ from latentcam.facekit.blendshapes import GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 from latentcam.facekit.model_file import FACE_MODEL_SHA256
 
+from .arrays import checked_array
 from .measures import MEASURES
 
 PROFILE_FORMAT = "latentcam-calibration-profile"
@@ -187,17 +188,7 @@ class CalibrationProfile:
 
 
 def _checked_array(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ProfileError(f"{name} is not a numeric array. {_RECALIBRATE}") from None
-    if arr.shape != shape:
-        raise ProfileError(f"{name} has shape {arr.shape}, expected {shape}. {_RECALIBRATE}")
-    if not np.all(np.isfinite(arr)):
-        raise ProfileError(f"{name} contains NaN or infinite values. {_RECALIBRATE}")
-    arr = arr.copy()
-    arr.setflags(write=False)
-    return arr
+    return checked_array(value, shape, name, ProfileError, _RECALIBRATE)
 
 
 def _json_array(value: Any, name: str, where: str) -> np.ndarray:

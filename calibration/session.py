@@ -18,7 +18,7 @@ from latentcam.facekit.tracker import FaceTracker, TrackerOptions
 
 from .neutral import NO_FACE, NeutralCapture, NeutralCaptureOptions
 from .profile import CalibrationProfile
-from .ranges import GUIDED_STEPS, GuidedStep, RangeCapture, StepResult, combine_step_results
+from .ranges import GuidedStep, RangeCapture, StepResult, combine_step_results
 
 
 class CalibrationError(InputError, RuntimeError):
@@ -35,10 +35,6 @@ class CalibrationOptions:
     read_timeout_s: float = 2.0          # live only: no frame for this long → camera error
     sensitivity: float = 1.0
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
-
-    @staticmethod
-    def all_steps() -> tuple[GuidedStep, ...]:
-        return GUIDED_STEPS
 
 
 @dataclass(frozen=True)

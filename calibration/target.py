@@ -16,6 +16,7 @@ from latentcam.facekit.errors import InputError
 from latentcam.facekit.blendshapes import GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 
+from .arrays import checked_array
 from .measures import MEASURES
 
 
@@ -24,14 +25,7 @@ class TargetGeometryError(InputError, ValueError):
 
 
 def _array(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float32)
-    if arr.shape != shape:
-        raise TargetGeometryError(f"target {name} has shape {arr.shape}, expected {shape}")
-    if not np.all(np.isfinite(arr)):
-        raise TargetGeometryError(f"target {name} contains NaN or infinite values")
-    arr = arr.copy()
-    arr.setflags(write=False)
-    return arr
+    return checked_array(value, shape, f"target {name}", TargetGeometryError)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 #: Bump when the exported graph changes in a way that invalidates built engines
 #: (opset, post-processing appended to the graph, I/O names).
-EXPORT_FORMAT = "opset17-bgra-u8-v1"
+EXPORT_FORMAT = "opset17-bgra-u8-v2"   # v2: fp16 graphs take the bundle's input name ("z")
 ENGINE_FILE = "engine.plan"
 META_FILE = "meta.json"
 RUNTIME_CACHE_FILE = "runtime.cache"

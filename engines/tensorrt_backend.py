@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .backend import BackendOptions, DecoderBackend
+from .decoder_backend import BackendOptions, DecoderBackend
 from .cache import EngineCache, EngineKey, prebuilt_dir
 from .errors import BackendUnavailable, EngineError
 from .gpu import GpuInfo, cuda_devices, cudart

@@ -79,6 +79,7 @@ class FrameSource(Protocol):
 class FileOptions:
     paced: bool = False        # True: deliver at the file's fps, like a webcam
     loop: bool = False         # start again at the end (paced demos)
+    start: int = 0             # first frame delivered (earlier ones are skipped, not decoded)
 
 
 class VideoFileSource:
@@ -99,6 +100,9 @@ class VideoFileSource:
             self._cap.release()
             raise SourceError(f"cannot decode video {self.path}: the file is corrupt, truncated "
                               "or in an unsupported format. Re-export it as H.264 mp4.")
+        skipped = 0
+        while skipped < options.start and self._cap.grab():
+            skipped += 1
         ok, first = self._cap.read()
         if not ok or first is None:
             self._cap.release()
@@ -110,7 +114,8 @@ class VideoFileSource:
         self.info = SourceInfo("file", self.path.name, first.shape[1], first.shape[0], fps,
                                count if count > 0 else None)
         self._pending: np.ndarray | None = first
-        self._index = 0
+        self._first = skipped
+        self._index = skipped
         self._start: float | None = None
         self._finished = False
         self._closed = False
@@ -143,7 +148,7 @@ class VideoFileSource:
         ok, image = self._cap.read()
         if ok and image is not None:
             return image
-        if self.options.loop and self._index > 0:
+        if self.options.loop and self._index > self._first:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._cap.read()
             if ok and image is not None:
@@ -165,7 +170,7 @@ class VideoFileSource:
         if self.options.paced:
             if self._start is None:
                 self._start = time.monotonic()
-            due = self._start + self._index / self.info.fps
+            due = self._start + (self._index - self._first) / self.info.fps
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

@@ -251,7 +251,7 @@ class SourceFrame:
     time_s: float        # timestamp for VIDEO-mode tracking
 
 
-class FrameSource(Protocol):
+class DatasetSource(Protocol):
     """Where ``prepare`` gets frames from: a video file or a one-photo synthesiser."""
 
     tracking_mode: str                      # "video" or "image"
@@ -376,7 +376,7 @@ def _observation_arrays(landmarks_px: np.ndarray, blendshapes: np.ndarray,
             "alignment": align}
 
 
-def _state_for(source: FrameSource, options: PrepareOptions) -> dict:
+def _state_for(source: DatasetSource, options: PrepareOptions) -> dict:
     return {"source": source.describe(), "size": options.size, "max_frames": options.max_frames}
 
 
@@ -493,7 +493,7 @@ def _open_chunks(out: Path, state: dict) -> tuple[_Chunks, bool]:
     return _Chunks(partial), False
 
 
-def _track(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chunks,
+def _track(source: DatasetSource, out: Path, options: PrepareOptions, chunks: _Chunks,
            progress: Callable[[int, int | None], None] | None) -> int:
     """Track frames from ``chunks.next_index`` on, writing crops and masks; returns how many."""
     total = source.count()
@@ -530,7 +530,7 @@ def _track(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chu
     return processed
 
 
-def _finish(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chunks,
+def _finish(source: DatasetSource, out: Path, options: PrepareOptions, chunks: _Chunks,
             state: dict) -> None:
     """Write observations, background plate and manifest from the committed chunks."""
     from safetensors.numpy import save_file
@@ -586,7 +586,7 @@ def _finish(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Ch
                 p.unlink()
 
 
-def prepare(source: FrameSource, out: str | Path, options: PrepareOptions = PrepareOptions(),
+def prepare(source: DatasetSource, out: str | Path, options: PrepareOptions = PrepareOptions(),
             progress: Callable[[int, int | None], None] | None = None,
             coverage: bool = True) -> PrepareResult:
     """Track every frame of ``source`` and write the dataset directory ``out``.

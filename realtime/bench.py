@@ -33,13 +33,12 @@ import numpy as np
 
 from .config import LiveConfig, apply_overrides
 from .pipeline import LivePipeline, PipelineOptions, SinkBinding, Stages
-from .replay import FramesSource, load_clip, replay_camera
+from .replay import FramesSource, clip_frame_count, load_clip, replay_camera
 from .session import build_stages, configure_threads, mode_choice_path
 from .sinks import SinkOptions, open_sink
 from .telemetry import STAGES, Telemetry
 
 TARGETS_CPU = {"p50_ms": 35.0, "p99_ms": 60.0}
-LAG_SIGNALS = ("jawOpen", "eyeBlink")
 MIN_LAG_CORRELATION = 0.5   # below this a "best lag" is noise, not a measurement
 
 
@@ -322,9 +321,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
         # on the way leave gaps (by camera frame index) that the correlation skips.
         # The clip's last lag_frames frames: clips usually end in their most expressive part
         # (the default one goes from crying to laughing), and jaw motion is needed to measure.
-        cap = cv2.VideoCapture(str(opts.clip))
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        cap.release()
+        count = clip_frame_count(opts.clip)
         lag_clip, _ = load_clip(opts.clip, opts.input_size, max_frames=opts.lag_frames,
                                 skip=max(0, count - opts.lag_frames))
         report["expression_lag_frames"] = {"first": max(0, count - opts.lag_frames),

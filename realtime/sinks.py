@@ -20,6 +20,7 @@ from typing import Callable
 import cv2
 import numpy as np
 from latentcam.facekit.errors import LatentcamError
+from latentcam.facekit.video_writer import VideoFileWriter, VideoWriteError
 
 
 class SinkError(LatentcamError, RuntimeError):
@@ -134,17 +135,11 @@ class VideoFileSink(Sink):
             raise SinkError("the file sink needs a path (e.g. --record out.mp4)")
         self.options = options
         self.path = Path(options.path)
-        if self.path.suffix.lower() not in (".mp4", ".m4v", ".mov", ".avi", ".mkv"):
-            raise SinkError(f"cannot record to {self.path}: use a .mp4 (or .mov/.mkv/.avi) file name")
-        if not self.path.parent.exists():
-            raise SinkError(f"cannot record to {self.path}: folder {self.path.parent} does not exist")
-        fourcc = cv2.VideoWriter_fourcc(*options.fourcc)
-        self._writer = cv2.VideoWriter(str(self.path), fourcc, float(options.fps),
-                                       (options.width, options.height))
-        if not self._writer.isOpened():
-            self._writer.release()
-            raise SinkError(f"OpenCV could not open {self.path} for writing with codec "
-                            f"{options.fourcc!r}; check the folder is writable and the name ends in .mp4")
+        try:
+            self._writer = VideoFileWriter(self.path, options.fps, (options.width, options.height),
+                                           fourcc=options.fourcc)
+        except VideoWriteError as exc:
+            raise SinkError(str(exc), hint="pass --record PATH.mp4 in an existing, writable folder") from None
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_frames))
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="latentcam-record", daemon=True)
@@ -173,7 +168,7 @@ class VideoFileSink(Sink):
     def _close(self) -> None:
         self._queue.put(None)
         self._thread.join()
-        self._writer.release()
+        self._writer.close()
         self._raise_pending()
 
 

@@ -108,15 +108,10 @@ class ExpressionEncoder:
     """``encoder.onnx`` on ONNX Runtime: features (F,) → code (1, Z) float32 (the VAE mean)."""
 
     def __init__(self, path: Path, threads: int = 1):
-        import onnxruntime as ort
+        from latentcam.latent.onnx_session import cpu_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, threads)
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self._session = cpu_session(path, max(1, threads))
         except Exception as exc:  # onnxruntime raises its own exception types
             raise TargetError(f"cannot load the expression encoder {path}: {exc}. "
                               "Re-export the target bundle.") from exc

@@ -66,6 +66,7 @@ def main() -> None:
     from latentcam.latent.decoder import Decoder
     from latentcam.latent.export import (export_decoder_onnx, round_parameters_to_fp16,
                                          store_initializers_as_fp16)
+    from latentcam.latent.onnx_session import cpu_session
     from latentcam.latent.presets import PRESETS, get_preset
 
     torch.manual_seed(0)
@@ -75,10 +76,7 @@ def main() -> None:
         dec = round_parameters_to_fp16(Decoder(get_preset(name, size=size, warp=warp).decoder).eval())
         buf = Path(tempfile.gettempdir()) / f"_decoder_cost_{name}_{size}_{warp}.onnx"
         store_initializers_as_fp16(export_decoder_onnx(dec, buf))     # as in a target bundle
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = a.threads
-        so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(str(buf), so, providers=["CPUExecutionProvider"])
+        sess = cpu_session(buf, a.threads, spinning=True)   # ONNX Runtime's default spinning, as measured
         z = np.random.default_rng(0).normal(size=(1, dec.config.code_size)).astype(np.float32)
         for _ in range(5):
             sess.run(None, {"z": z})
