@@ -59,6 +59,13 @@ class SourceStats:
 
 
 class FrameSource(Protocol):
+    """Where the live loop and calibration get frames: a camera, a video file, a replay.
+
+    ``read(timeout)`` returns the next ``Frame`` or None (nothing yet, or the end: ``finished``).
+    ``is_live``: frames arrive on their own clock (newest wins) rather than when asked for.
+    ``camera_lost``: a live source stopped delivering and is reconnecting.
+    """
+
     info: SourceInfo
     stats: SourceStats
 
@@ -66,6 +73,8 @@ class FrameSource(Protocol):
     def is_live(self) -> bool: ...
     @property
     def finished(self) -> bool: ...
+    @property
+    def camera_lost(self) -> bool: ...
     def read(self, timeout: float | None = None) -> Frame | None: ...
     def close(self) -> None: ...
     def __enter__(self) -> "FrameSource": ...
@@ -86,6 +95,7 @@ class VideoFileSource:
     """Every frame of a video file, in order. ``read()`` returns None at the end."""
 
     is_live = False
+    camera_lost = False
 
     def __init__(self, path: Path | str, options: FileOptions = FileOptions()):
         self.path = Path(path)
@@ -277,6 +287,10 @@ class CameraSource:
     @property
     def camera_lost(self) -> bool:
         return self._lost
+
+    @property
+    def finished(self) -> bool:
+        return False          # a camera does not end; it is closed
 
     def __enter__(self) -> "CameraSource":
         return self

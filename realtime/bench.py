@@ -24,7 +24,7 @@ import os
 import platform
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -32,13 +32,17 @@ import cv2
 import numpy as np
 
 from .config import LiveConfig, apply_overrides
-from .pipeline import LivePipeline, PipelineOptions, SinkBinding, Stages
+from .pipeline import LivePipeline, PipelineOptions, Schedule
+from .stages import SinkBinding, Stages, View
 from .replay import FramesSource, clip_frame_count, load_clip, replay_camera
 from .session import build_stages, configure_threads, mode_choice_path
 from .sinks import SinkOptions, open_sink
 from .telemetry import STAGES, Telemetry
 
 TARGETS_CPU = {"p50_ms": 35.0, "p99_ms": 60.0}
+#: The sink every run writes to: pyvirtualcam's front end into a backend that converts and copies
+#: the frame as the v4l2loopback and OBS backends do (``sinks.VirtualCameraStandIn``).
+BENCH_SINK = "virtual-cam-standin"
 MIN_LAG_CORRELATION = 0.5   # below this a "best lag" is noise, not a measurement
 
 
@@ -141,9 +145,25 @@ def _stage_sum(tel: Telemetry) -> np.ndarray:
     return total
 
 
+class RecordingTracker:
+    """Wraps the pipeline's tracker and keeps the driver's blendshapes per frame index (before
+    smoothing), for the expression-lag measurement; the pipeline itself knows nothing of it."""
+
+    def __init__(self, tracker):
+        self.tracker = tracker
+        self.blendshapes: dict[int, np.ndarray | None] = {}
+
+    def track(self, bgr: np.ndarray, frame_index: int, capture_time: float):
+        result = self.tracker.track(bgr, frame_index, capture_time)
+        self.blendshapes[frame_index] = None if result.face is None else result.face.blendshapes
+        return result
+
+
 def run_once(stages: Stages, frames: list[np.ndarray], opts: BenchOptions, *, mode: str, paced: bool,
-             passthrough: bool = False, on_frame: Callable | None = None, total: int | None = None) -> dict:
-    """One pipeline run into a null sink at the output size; returns the summary + series."""
+             on_frame: Callable | None = None, total: int | None = None) -> dict:
+    """One pipeline run into the virtual-camera stand-in at the output size (pyvirtualcam's
+    front end + a backend that converts and copies each frame as a device write does);
+    returns the summary + series."""
     total = total or opts.frames
     w, h = opts.output_size
     with ExitStack() as stack:
@@ -153,11 +173,11 @@ def run_once(stages: Stages, frames: list[np.ndarray], opts: BenchOptions, *, mo
         else:
             source, stop_when = FramesSource(frames, total), None
         stack.enter_context(source)
-        sink = stack.enter_context(open_sink("null", SinkOptions(w, h, opts.fps)))
+        sink = stack.enter_context(open_sink(BENCH_SINK, SinkOptions(w, h, opts.fps)))
         if stages.smoother is not None:
             stages.smoother.reset()
-        pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],
-                                PipelineOptions(mode=mode, fps=opts.fps, passthrough=passthrough,
+        pipeline = LivePipeline(source, stages, [SinkBinding(sink, View.OUTPUT)],
+                                PipelineOptions(mode=Schedule(mode), fps=opts.fps,
                                                 max_frames=total if not paced else None,
                                                 fill_after_s=10.0, lost_after_s=10.0),
                                 on_frame=on_frame, stop_when=stop_when)
@@ -280,7 +300,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
         for paced in (True, False):
             key = _key("passthrough", "serial", paced)
             log(f"[bench] {key}")
-            runs[key] = run_once(base.stages, frames, opts, mode="serial", paced=paced, passthrough=True)
+            runs[key] = run_once(base.stages, frames, opts, mode="serial", paced=paced)
 
     for engine in engines:
         with ExitStack() as stack:
@@ -310,10 +330,11 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
     if opts.lag:
         log("[bench] expression lag (re-tracking the output)")
         driver_bs, outputs, indices = [], [], []
+        recorder: RecordingTracker | None = None
 
         def keep(img, work):
             indices.append(work.clock.index)
-            driver_bs.append(work.raw_blendshapes)
+            driver_bs.append(recorder.blendshapes.get(work.clock.index))
             outputs.append(cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2),
                                       interpolation=cv2.INTER_AREA))
 
@@ -328,8 +349,9 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
                                            "count": len(lag_clip)}
         with ExitStack() as stack:
             built = build_stages(_config(opts, default_engine), stack)
-            run_once(built.stages, lag_clip, opts, mode=chosen, paced=True, on_frame=keep,
-                     total=len(lag_clip))
+            recorder = RecordingTracker(built.stages.tracker)
+            run_once(replace(built.stages, tracker=recorder), lag_clip, opts, mode=chosen,
+                     paced=True, on_frame=keep, total=len(lag_clip))
         del lag_clip
         report["expression_lag"] = expression_lag(driver_bs, outputs, opts.fps, indices)
         del outputs

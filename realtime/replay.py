@@ -101,14 +101,17 @@ class FramesSource:
     """Every frame of an in-memory clip, as fast as the consumer reads (lossless, not live)."""
 
     is_live = False
+    camera_lost = False
 
     def __init__(self, frames: list[np.ndarray], total: int):
-        from latentcam.facekit.sources import SourceStats
+        from latentcam.facekit.sources import SourceInfo, SourceStats
 
         self.frames = frames
         self.total = total
         self.i = 0
         self.stats = SourceStats()
+        h, w = frames[0].shape[:2]
+        self.info = SourceInfo("memory", "frames in memory", w, h, 30.0, total)
 
     @property
     def finished(self) -> bool:

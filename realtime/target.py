@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from latentcam.facekit.blendshapes import NUM_BLENDSHAPES
+from latentcam.latent.bundle import TargetBundle
 from latentcam.facekit.errors import LatentcamError
 
 
@@ -30,7 +31,7 @@ def default_target_dir() -> Path:
 class LiveTarget:
     name: str
     directory: Path
-    bundle: object                   # latent.bundle.TargetBundle
+    bundle: TargetBundle
     encoder_onnx: Path
     decoder_onnx: Path
     crop_size: int                   # S of the decoder's (S, S, 4) output
@@ -45,7 +46,7 @@ class LiveTarget:
 
 
 def load_live_target(directory: Path | str | None = None) -> LiveTarget:
-    from latentcam.latent.bundle import BundleError, TargetBundle
+    from latentcam.latent.bundle import BundleError
 
     path = Path(directory) if directory else default_target_dir()
     if directory is None and not (path / "manifest.json").is_file():
@@ -126,6 +127,13 @@ class ExpressionEncoder:
             raise ValueError(f"encoder expects {self.feature_size} features, got {x.shape[1]}")
         return np.ascontiguousarray(self._session.run([self._output], {self._input: x})[0],
                                     dtype=np.float32)
+
+    def encode(self, face) -> np.ndarray:
+        """A retargeted face (``calibration.RetargetedFace``: points, blendshapes, pose) → code
+        (1, Z): the features are built by the same function as in training."""
+        from latentcam.latent.features import expression_features
+
+        return self(expression_features(face.points, face.blendshapes, face.pose))
 
     def close(self) -> None:
         self._session = None

@@ -12,7 +12,7 @@ import pytest
 
 from latentcam.realtime.config import LiveConfig, apply_overrides
 from latentcam.realtime.label import SyntheticLabel
-from latentcam.realtime.pipeline import SinkBinding
+from latentcam.realtime.stages import SinkBinding
 from latentcam.realtime.presence import PresenceState
 from latentcam.realtime.session import run_live
 from latentcam.realtime.sinks import SinkOptions, VirtualCameraSink
@@ -177,48 +177,24 @@ def test_long_run_flat_memory_and_latency(target_dir, single_face_clip, n):
     """Thousands of frames: resident memory and latency must not grow."""
     import psutil
 
-    from latentcam.facekit.sources import Frame
+    from latentcam.realtime.replay import FramesSource
 
     clip_frames = ClipCamera.from_clip(single_face_clip, size=(320, 180)).frames
-
-    class SyntheticSource:
-        """Real frames from memory, as fast as the pipeline takes them (lossless)."""
-
-        is_live = False
-        camera_lost = False
-
-        def __init__(self, n):
-            self.n, self.i = n, 0
-
-        @property
-        def finished(self):
-            return self.i >= self.n
-
-        def read(self, timeout=None):
-            if self.i >= self.n:
-                return None
-            img = clip_frames[self.i % len(clip_frames)]
-            self.i += 1
-            return Frame(img, self.i, time.monotonic())
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            pass
 
     proc = psutil.Process()
     rss = {}
     warm = n // 4
 
     def sample(img, work):
-        if work.clock.index in (warm, n):
+        if work.clock.index in (warm, n - 1):
             rss[work.clock.index] = proc.memory_info().rss
 
     cfg = _config(target_dir, **{"output.size": "320x180", "pipeline.track_fps": 10.0})
-    tel, _, _ = run_live(cfg, source=SyntheticSource(n), mode="serial", max_frames=n, on_frame=sample)
+    # real frames from memory, as fast as the pipeline takes them (lossless)
+    tel, _, _ = run_live(cfg, source=FramesSource(clip_frames, n), mode="serial", max_frames=n,
+                         on_frame=sample)
     assert tel.frames == n
-    growth_mb = (rss[n] - rss[warm]) / 2**20
+    growth_mb = (rss[n - 1] - rss[warm]) / 2**20
     assert growth_mb < 15, f"RSS grew by {growth_mb:.1f} MB over {n - warm} frames"
     e2e = tel.e2e_ms()
     early, late = np.median(e2e[warm:2 * warm]), np.median(e2e[-warm:])
@@ -260,8 +236,8 @@ def test_fast_camera_is_thinned_to_the_output_rate(single_face_clip):
     sink = NullSink(SinkOptions(320, 180, 30))
     stages = Stages(compositor=Compositor(CompositeOptions(), 256, (320, 180)), label=SyntheticLabel())
     with source:
-        pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],
-                                PipelineOptions(passthrough=True, fps=30.0),
+        pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],   # no tracker: the camera alone
+                                PipelineOptions(fps=30.0),
                                 stop_when=lambda: device.exhausted)
         tel = pipeline.run()
     s = tel.summary()
@@ -294,7 +270,7 @@ def test_preview_mirrors_the_picture_but_not_the_label(single_face_clip):
     out, preview = Keep(SinkOptions(640, 360, 30)), Keep(SinkOptions(640, 360, 30))
     with FramesSource(frames, 3) as source:
         LivePipeline(source, stages, [SinkBinding(out, "output"), SinkBinding(preview, "preview")],
-                     PipelineOptions(passthrough=True), controls=Controls(mirror_preview=True)).run()
+                     PipelineOptions(), controls=Controls(mirror_preview=True)).run()
     x0, y0, x1, y1 = label.badge_rect(640, 360)
     o, p = out.frames[-1].astype(int), preview.frames[-1].astype(int)
     assert _label_present(out.frames[-1], label) and _label_present(preview.frames[-1], label)
