@@ -56,8 +56,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--sizes", default="128,256,512")
-    ap.add_argument("--note", default="no other jobs running",
-                    help="machine state written into the report")
+    ap.add_argument("--note", default="",
+                    help="anything else to say about the machine (its load is measured and written)")
     a = ap.parse_args()
 
     import onnxruntime as ort
@@ -67,6 +67,7 @@ def main() -> None:
     from latentcam.latent.export import (export_decoder_onnx, round_parameters_to_fp16,
                                          store_initializers_as_fp16)
     from latentcam.latent.onnx_session import cpu_session
+    from latentcam.realtime.bench import load_state
     from latentcam.latent.presets import PRESETS, get_preset
 
     torch.manual_seed(0)
@@ -106,12 +107,13 @@ def main() -> None:
               "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
               "load_average_1_5_15": [round(x, 2) for x in load],
               "note": a.note,
+              "machine_state": load_state([list(load)], os.cpu_count()),
               "rows": rows}
     (HERE / "decoder_cost.json").write_text(json.dumps(result, indent=1))
     md = ["# Decoder cost per preset and resolution", "",
           f"ONNX Runtime {ort.__version__} CPU, {a.threads} threads, batch 1, median / p90 of "
           f"{a.runs} consecutive runs per configuration. Machine: {os.cpu_count()} CPU cores "
-          f"({result['cpu']}), {a.note}, load average {load[0]:.1f} after the run; "
+          f"({result['cpu']}){', ' + a.note if a.note else ''}, {result['machine_state']} (after the run); "
           f"{time.strftime('%Y-%m-%d')}. Budget for the `cpu` preset: 256² in ≤ 12 ms. "
           "*warp* = the warping decoder `latentcam train` makes by default (texture + "
           "displacement field, `latent/decoder.py`); the texture adds 3·S² parameters and the "
