@@ -29,27 +29,24 @@ def calibrate(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing profile."),
 ) -> None:
     """Capture your neutral face (and optionally expression ranges) into a calibration profile."""
-    from latentcam.facekit.sources import SourceError, open_source
+    from latentcam.facekit.errors import InputError
+    from latentcam.facekit.sources import open_source
 
     from .neutral import NeutralCaptureOptions
     from .ranges import GUIDED_STEPS, steps_by_name
-    from .session import CalibrationError, CalibrationOptions, run_calibration
-
-    def fail(message: str) -> None:
-        typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(2)
+    from .session import CalibrationOptions, run_calibration
 
     if camera is not None and source is not None:
-        fail("give either --camera N or --source CLIP, not both.")
+        raise InputError("give either --camera N or --source CLIP, not both.")
     if out.exists() and not force:
-        fail(f"{out} exists; pass --force to overwrite it.")
+        raise InputError(f"{out} exists; pass --force to overwrite it.")
     if not out.parent.exists():
-        fail(f"folder {out.parent} does not exist; create it first.")
+        raise InputError(f"folder {out.parent} does not exist; create it first.")
     try:
         chosen = steps_by_name([s.strip() for s in steps.split(",") if s.strip()]) if steps else (
             GUIDED_STEPS if guided else ())
     except ValueError as exc:
-        fail(str(exc))
+        raise InputError(str(exc)) from None
     spec = str(source) if source is not None else (camera if camera is not None else 0)
     name = source.name if source is not None else f"camera {spec}"
     options = CalibrationOptions(neutral=NeutralCaptureOptions(seconds=seconds), steps=chosen,
@@ -57,8 +54,6 @@ def calibrate(
     try:
         with open_source(spec) as frames:
             outcome = run_calibration(frames, options, say=lambda m: typer.echo(f"  {m}"), source_name=name)
-    except (SourceError, CalibrationError) as exc:
-        fail(str(exc))
     except KeyboardInterrupt:
         typer.echo("calibration cancelled; no profile written.", err=True)
         raise typer.Exit(130) from None

@@ -17,10 +17,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from latentcam.facekit.errors import InputError
 from latentcam.facekit.blendshapes import GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 from latentcam.facekit.model_file import FACE_MODEL_SHA256
 
+from .arrays import checked_array
 from .measures import MEASURES
 
 PROFILE_FORMAT = "latentcam-calibration-profile"
@@ -33,7 +35,7 @@ _NEUTRAL_KEYS = {"points", "pose", "blendshapes"}
 _RECALIBRATE = "Run `latentcam calibrate --out PROFILE.json` to make a new profile."
 
 
-class ProfileError(ValueError):
+class ProfileError(InputError, ValueError):
     """A calibration profile cannot be used; the message says why and what to do."""
 
 
@@ -186,17 +188,7 @@ class CalibrationProfile:
 
 
 def _checked_array(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ProfileError(f"{name} is not a numeric array. {_RECALIBRATE}") from None
-    if arr.shape != shape:
-        raise ProfileError(f"{name} has shape {arr.shape}, expected {shape}. {_RECALIBRATE}")
-    if not np.all(np.isfinite(arr)):
-        raise ProfileError(f"{name} contains NaN or infinite values. {_RECALIBRATE}")
-    arr = arr.copy()
-    arr.setflags(write=False)
-    return arr
+    return checked_array(value, shape, name, ProfileError, _RECALIBRATE)
 
 
 def _json_array(value: Any, name: str, where: str) -> np.ndarray:

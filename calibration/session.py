@@ -11,16 +11,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from latentcam.facekit.errors import InputError
 from latentcam.facekit.geometry import canonicalize
 from latentcam.facekit.sources import FrameSource
 from latentcam.facekit.tracker import FaceTracker, TrackerOptions
 
 from .neutral import NO_FACE, NeutralCapture, NeutralCaptureOptions
 from .profile import CalibrationProfile
-from .ranges import GUIDED_STEPS, GuidedStep, RangeCapture, StepResult, combine_step_results
+from .ranges import GuidedStep, RangeCapture, StepResult, combine_step_results
 
 
-class CalibrationError(RuntimeError):
+class CalibrationError(InputError, RuntimeError):
     """Calibration could not finish; the message says what went wrong and what to do."""
 
 
@@ -34,10 +35,6 @@ class CalibrationOptions:
     read_timeout_s: float = 2.0          # live only: no frame for this long → camera error
     sensitivity: float = 1.0
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
-
-    @staticmethod
-    def all_steps() -> tuple[GuidedStep, ...]:
-        return GUIDED_STEPS
 
 
 @dataclass(frozen=True)

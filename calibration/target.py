@@ -12,25 +12,20 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from latentcam.facekit.errors import InputError
 from latentcam.facekit.blendshapes import GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 
+from .arrays import checked_array
 from .measures import MEASURES
 
 
-class TargetGeometryError(ValueError):
+class TargetGeometryError(InputError, ValueError):
     """The target geometry handed to the retargeter is malformed."""
 
 
 def _array(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float32)
-    if arr.shape != shape:
-        raise TargetGeometryError(f"target {name} has shape {arr.shape}, expected {shape}")
-    if not np.all(np.isfinite(arr)):
-        raise TargetGeometryError(f"target {name} contains NaN or infinite values")
-    arr = arr.copy()
-    arr.setflags(write=False)
-    return arr
+    return checked_array(value, shape, f"target {name}", TargetGeometryError)
 
 
 @dataclass(frozen=True)

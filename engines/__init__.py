@@ -4,8 +4,9 @@ engine cache and ahead-of-time TensorRT-RTX builds.
 ``load_backend(name, bundle, options).run(code (1, Z) float32) -> (S, S, 4) uint8 BGRA``.
 """
 
-from .backend import (BackendOptions, DecoderBackend, availability, backend_names,
-                      default_backend_name, load_backend, register_backend)
+from .backend import (availability, backend_names, default_backend_name, load_backend,
+                      register_backend)
+from .decoder_backend import BackendOptions, DecoderBackend
 from .errors import (AllBackendsFailed, BackendUnavailable, EngineBuildError, EngineError,
                      EngineRefused)
 from .model import DecoderModel

@@ -19,13 +19,14 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 log = logging.getLogger("latentcam.engines")
+T = TypeVar("T")
 
 #: Bump when the exported graph changes in a way that invalidates built engines
 #: (opset, post-processing appended to the graph, I/O names).
-EXPORT_FORMAT = "opset17-bgra-u8-v1"
+EXPORT_FORMAT = "opset17-bgra-u8-v2"   # v2: fp16 graphs take the bundle's input name ("z")
 ENGINE_FILE = "engine.plan"
 META_FILE = "meta.json"
 RUNTIME_CACHE_FILE = "runtime.cache"
@@ -35,6 +36,21 @@ def default_cache_root() -> Path:
     import platformdirs
 
     return platformdirs.user_cache_path("latentcam", appauthor=False) / "engines"
+
+
+def prebuilt_dir(source_dir: Path, model_name: str, model_sha256: str) -> Path:
+    """Where ahead-of-time engines (``latentcam build-engine``) for a decoder live.
+
+    A user's bundle keeps them beside it (``<bundle>/engines``, shipped with it). A bundle inside
+    the installed latentcam package (the embedded default target) is never written to — that is
+    site-packages when installed from a wheel — so its engines go to the user cache instead.
+    """
+    import latentcam
+
+    package = Path(latentcam.__file__).resolve().parent
+    if Path(source_dir).resolve().is_relative_to(package):
+        return default_cache_root().parent / "prebuilt" / f"{model_name}-{model_sha256[:12]}"
+    return Path(source_dir) / "engines"
 
 
 @dataclass(frozen=True)
@@ -104,15 +120,71 @@ class EngineCache:
         return entry / ENGINE_FILE
 
     def get_or_build(self, key: EngineKey, build: Callable[[], bytes],
-                     validate: Callable[[bytes], str | None] | None = None) -> tuple[bytes, bool]:
+                     validate: Callable[[bytes], str | None] | None = None,
+                     keep_targets: frozenset[str] | set[str] | None = None) -> tuple[bytes, bool]:
         """The cached engine for ``key`` if it passes every check, else ``build()`` stored under
-        ``key``. Returns ``(engine bytes, built_now)``."""
+        ``key``. Returns ``(engine bytes, built_now)``.
+
+        On a miss, engines of the same decoder, backend and precision built for another backend
+        version, or for a GPU architecture not in ``keep_targets`` (default: ``key.target``; pass
+        every local GPU's so a two-GPU machine keeps both), are stale: deleted with a warning.
+        """
         data = self.load(key, validate)
         if data is not None:
             return data, False
+        self.discard_stale(key, keep_targets)
         data = build()
         self.store(key, data)
         return data, True
+
+    def open(self, key: EngineKey, build: Callable[[], bytes], deserialize: Callable[[bytes], T | None],
+             validate: Callable[[bytes], str | None] | None = None,
+             keep_targets: frozenset[str] | set[str] | None = None) -> tuple[T | None, bool]:
+        """``deserialize`` the engine for ``key`` (``get_or_build``). A cached engine the runtime
+        cannot load (its header passed, the engine did not) is stale: deleted with a warning and
+        rebuilt once. Returns ``(deserialized or None when even a fresh build fails, built_now)``."""
+        data, built = self.get_or_build(key, build, validate, keep_targets)
+        engine = deserialize(data)
+        if engine is None and not built:
+            self.discard(key, "stale engine: the runtime could not load it")
+            data = build()
+            self.store(key, data)
+            engine, built = deserialize(data), True
+        return engine, built
+
+    def discard_stale(self, key: EngineKey, keep_targets: frozenset[str] | set[str] | None = None) -> int:
+        """Delete (with a warning) entries of ``key``'s decoder, backend and precision built for
+        another backend version or export format, or for a target not in ``keep_targets``."""
+        keep = set(keep_targets) if keep_targets is not None else {key.target}
+        want = asdict(key)
+        n = 0
+        if not self.root.is_dir():
+            return 0
+        for entry in sorted(self.root.iterdir()):
+            if entry == self.entry_dir(key) or not entry.is_dir():
+                continue
+            try:
+                other = json.loads((entry / META_FILE).read_text())["key"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue   # not an engine entry (e.g. the exported ONNX folder)
+            if any(other.get(f) != want[f] for f in ("model_sha256", "backend", "precision")):
+                continue
+            if (other.get("backend_version") != key.backend_version
+                    or other.get("export_format") != key.export_format):
+                why = (f"stale engine: built with {other.get('backend')} {other.get('backend_version')} "
+                       f"(format {other.get('export_format')}), this is {key.backend_version} "
+                       f"(format {key.export_format})")
+            elif other.get("target") not in keep:
+                why = f"stale engine: built for {other.get('target')}, this machine's GPU is {key.target}"
+            else:
+                continue
+            self._discard(entry, why)
+            n += 1
+        return n
+
+    def discard(self, key: EngineKey, why: str) -> None:
+        """Delete ``key``'s entry with a warning saying ``why`` (it will be rebuilt)."""
+        self._discard(self.entry_dir(key), why)
 
     def entries(self) -> list[dict]:
         """Metadata of every readable entry (for ``latentcam engines --cache``)."""

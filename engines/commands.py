@@ -25,11 +25,14 @@ def build_engine_command(
     arch: str = typer.Option("sm_75,sm_86,sm_89,sm_120", "--arch",
                              help="Comma-separated GPU architectures for tensorrt-rtx, e.g. sm_86,sm_89."),
     precision: str = typer.Option("fp16", "--precision", help="fp16 or fp32 (sm_75 is always fp16)."),
-    out: Path | None = typer.Option(None, "--out", help="Output directory (default: TARGET_DIR/engines)."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory (default: TARGET_DIR/engines; "
+                                    "for the embedded default target, the user cache)."),
 ) -> None:
     """Build TensorRT-RTX engines ahead of time for chosen GPU generations (no GPU needed)."""
+    from latentcam.facekit.errors import options_checked
+
     from .aot import BuildOptions, build_engines
-    from .errors import EngineError
+    from .cache import prebuilt_dir
     from .tensorrt_build import parse_archs
 
     if engine not in ("tensorrt-rtx", "tensorrt"):
@@ -41,12 +44,10 @@ def build_engine_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--arch") from None
     model = _decoder_model(target)
-    out_dir = out if out is not None else (target.parent if target.suffix == ".onnx" else target) / "engines"
-    try:
+    out_dir = out if out is not None else prebuilt_dir(
+        target.parent if target.suffix == ".onnx" else target, model.name, model.sha256)
+    with options_checked():   # EngineError (no TensorRT, no GPU) → latentcam.cli, exit 1
         record = build_engines(model, out_dir, BuildOptions(engine=engine, archs=archs, precision=precision))
-    except (EngineError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"{record['backend']} {record['backend_version']} engines for {record['model']} "
                f"(code {record['code_dim']} → {record['size']}²):")
     for e in record["engines"]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from latentcam.facekit.errors import LatentcamError
 
-class EngineError(RuntimeError):
-    """Base class for every engines error."""
+
+class EngineError(LatentcamError, RuntimeError):
+    """Base class for every engines error (exit code 1: what this machine lacks or fails at)."""
 
 
 class BackendUnavailable(EngineError):

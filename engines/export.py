@@ -2,10 +2,11 @@
 
 Needs torch and onnx (training/export extras); never imported on the live CPU path.
 
-Opset 17, chosen deliberately: it is the newest opset that every consumer we target parses
-completely — ONNX Runtime >= 1.18 (our floor), the TensorRT 10 and TensorRT-RTX 1.x ONNX parsers —
-and the legacy TorchScript exporter (the dynamo exporter needs onnxscript, which we do not ship)
-emits it well. It has LayerNormalization as a single op; nothing a conv decoder needs is newer.
+The graph itself comes from the one exporter, ``latent.export.export_onnx``, with the bundle's
+I/O names (``latent.export.DECODER_IO``) and opset (``latent.bundle.ONNX_OPSET``: 17, the newest
+opset every consumer we target parses completely — ONNX Runtime >= 1.18, the TensorRT 10 and
+TensorRT-RTX 1.x parsers — and that the legacy TorchScript exporter emits well). So an fp16 engine
+graph has the same input name as the bundle's fp32 ``decoder.onnx`` the engines bind to.
 
 FP16 is exported as a *typed* graph: weights and activations are float16 and the only float32
 tensors are the graph's input and output, with explicit ``Cast`` nodes right after the input and
@@ -17,15 +18,15 @@ must live in the file. The float32 I/O keeps one calling convention for every pr
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from latentcam.latent.bundle import ONNX_OPSET
+
 from .errors import EngineBuildError
 
-ONNX_OPSET = 17
 PRECISIONS = ("fp32", "fp16")
 
 #: Max |ONNX Runtime − torch fp32| over the check codes, decoder output in 0..1. Measured here on
@@ -38,10 +39,6 @@ PRECISIONS = ("fp32", "fp16")
 FP32_MAX_ABS_ERROR = 1e-3
 FP16_MAX_ABS_ERROR = 1.5e-2
 MAX_ABS_ERROR = {"fp32": FP32_MAX_ABS_ERROR, "fp16": FP16_MAX_ABS_ERROR}
-
-INPUT_NAME = "code"
-OUTPUT_NAME = "image"
-
 
 @dataclass(frozen=True)
 class ExportOptions:
@@ -97,6 +94,8 @@ def export_decoder(module, code_dim: int, path: Path, options: ExportOptions = E
     import onnx
     import torch
 
+    from latentcam.latent.export import DECODER_IO, export_onnx
+
     if options.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {options.precision!r}")
     path = Path(path)
@@ -111,12 +110,8 @@ def export_decoder(module, code_dim: int, path: Path, options: ExportOptions = E
 
     to_export = module if options.precision == "fp32" else _half_wrapper(module)
     example = torch.from_numpy(codes[1])
-    tmp = path.with_name(path.name + ".partial")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # TorchScript-exporter deprecation notices
-        torch.onnx.export(to_export, (example,), str(tmp), opset_version=options.opset,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          do_constant_folding=True, dynamo=False)
+    tmp = export_onnx(to_export, example, path.with_name(path.name + ".partial"), *DECODER_IO,
+                      opset=options.opset)
     model = onnx.load(str(tmp))
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -126,7 +121,7 @@ def export_decoder(module, code_dim: int, path: Path, options: ExportOptions = E
     if options.precision == "fp16":
         _assert_typed_fp16(model)
 
-    max_err = _max_abs_error(tmp.read_bytes(), codes, reference)
+    max_err = _max_abs_error(tmp.read_bytes(), DECODER_IO[0], codes, reference)
     tolerance = MAX_ABS_ERROR[options.precision]
     if not max_err <= tolerance:
         tmp.unlink(missing_ok=True)
@@ -150,13 +145,11 @@ def _assert_typed_fp16(model) -> None:
         raise EngineBuildError(f"fp16 export still holds float32 weights: {stray[:5]}")
 
 
-def _max_abs_error(onnx_bytes: bytes, codes: np.ndarray, reference: np.ndarray) -> float:
-    import onnxruntime as ort
+def _max_abs_error(onnx_bytes: bytes, input_name: str, codes: np.ndarray, reference: np.ndarray) -> float:
+    from latentcam.latent.onnx_session import cpu_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    session = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
-    outs = np.stack([session.run(None, {INPUT_NAME: c})[0] for c in codes])
+    session = cpu_session(onnx_bytes, threads=1)
+    outs = np.stack([session.run(None, {input_name: c})[0] for c in codes])
     if outs.shape != reference.shape:
         raise EngineBuildError(f"ONNX output shape {outs.shape[1:]} != torch {reference.shape[1:]}")
     return float(np.max(np.abs(outs.astype(np.float64) - reference)))

@@ -4,36 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import BackendOptions, DecoderBackend
+from latentcam.latent.onnx_session import cpu_session
+
+from .decoder_backend import BackendOptions, DecoderBackend
 from .model import DecoderModel
 from .postprocess import to_bgra_uint8
 
 
-def session_options(threads: int, spinning: bool = False):
-    """Explicit threads, sequential execution, all graph optimisations.
-
-    Spinning is off: in the live pipeline the decoder shares a few cores with MediaPipe and the
-    compositor, and spinning intra-op threads would burn the time those stages need.
-    """
-    import onnxruntime as ort
-
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    return opts
-
-
 def reference_images(model: DecoderModel, codes: np.ndarray) -> list[np.ndarray]:
     """ONNX Runtime fp32 → NumPy post-processing: the ground truth every backend is held to."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(model.onnx_path), session_options(1),
-                                   providers=["CPUExecutionProvider"])
+    session = cpu_session(model.onnx_path, threads=1)
     return [to_bgra_uint8(session.run([model.output_name], {model.input_name: c})[0]) for c in codes]
 
 
@@ -55,12 +35,9 @@ class OnnxRuntimeBackend(DecoderBackend):
 
     def __init__(self, model: DecoderModel, options: BackendOptions = BackendOptions()):
         super().__init__(model, options)
-        import onnxruntime as ort
-
         self.precision = "fp32"
         self.device = f"cpu ({options.threads} threads)"
-        self._session = ort.InferenceSession(model.onnx_path.read_bytes(), session_options(options.threads),
-                                             providers=["CPUExecutionProvider"])
+        self._session = cpu_session(model.onnx_path.read_bytes(), options.threads)
         self._outputs = [model.output_name]
         self._feed = model.input_name
 

@@ -19,8 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .backend import BackendOptions, DecoderBackend
-from .cache import EngineCache, EngineKey
+from .decoder_backend import BackendOptions, DecoderBackend
+from .cache import EngineCache, EngineKey, prebuilt_dir
 from .errors import BackendUnavailable, EngineError
 from .gpu import GpuInfo, cuda_devices, cudart
 from .model import DecoderModel
@@ -126,12 +126,24 @@ class _TensorRTBase(DecoderBackend):
         self._key = EngineKey(model.sha256, self.name, trt.__version__, gpu.sm, self.precision)
         self._buffers: list[tuple[str, int]] = []
         self._runtime_cache = None
+        self._runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
         data = self._prebuilt(gpu)
-        if data is None:
-            data, built = self._cache.get_or_build(self._key, self._build, lambda b: header_problem(trt, b))
+        engine = self._runtime.deserialize_cuda_engine(data) if data is not None else None
+        if engine is None:
+            # A stale, foreign or corrupt cached engine is deleted with a warning and rebuilt.
+            engine, built = self._cache.open(
+                self._key, self._build, self._runtime.deserialize_cuda_engine,
+                validate=lambda b: header_problem(trt, b),
+                keep_targets={g.sm for g in cuda_devices()})
             if built:
                 log.info("built %s %s engine for %s", self.name, self.precision, gpu.sm)
-        self._open_engine(data, gpu)
+        if engine is None:
+            raise EngineError(f"{self.name} could not load a freshly built engine on {gpu.name} "
+                              f"({gpu.sm}): out of GPU memory, or a driver too old for "
+                              f"{self.name} {trt.__version__}. Close other GPU programs or update "
+                              "the NVIDIA driver.")
+        self._engine = engine
+        self._open_engine(gpu)
 
     def _resolve_precision(self, requested: str, gpu: GpuInfo) -> str:
         precision = "fp16" if requested == "auto" else requested
@@ -147,7 +159,8 @@ class _TensorRTBase(DecoderBackend):
         """An engine shipped beside the bundle by ``latentcam build-engine`` for this GPU."""
         if self.model.source_dir is None:
             return None
-        data, why = find_prebuilt(Path(self.model.source_dir) / "engines", backend=self.name,
+        directory = prebuilt_dir(Path(self.model.source_dir), self.model.name, self.model.sha256)
+        data, why = find_prebuilt(directory, backend=self.name,
                                   version=self._trt.__version__, model_sha256=self.model.sha256,
                                   sm=gpu.sm, precision=self.precision,
                                   validate=lambda b: header_problem(self._trt, b))
@@ -160,14 +173,8 @@ class _TensorRTBase(DecoderBackend):
         return build_engine(self._trt, onnx_bytes, archs=None, rtx=self.rtx, precision=self.precision).data
 
     # --- runtime --------------------------------------------------------------------------
-    def _open_engine(self, data: bytes, gpu: GpuInfo) -> None:
+    def _open_engine(self, gpu: GpuInfo) -> None:
         trt, cuda = self._trt, self._cuda
-        self._runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
-        self._engine = self._runtime.deserialize_cuda_engine(data)
-        if self._engine is None:
-            raise EngineError(f"{self.name} could not load the engine on {gpu.name} ({gpu.sm}): built for "
-                              "another GPU or TensorRT version, or out of GPU memory. Delete the cache "
-                              "(latentcam engines --clear-cache) to rebuild.")
         if self.rtx:
             config = self._engine.create_runtime_config()
             self._runtime_cache = config.create_runtime_cache()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import BackendOptions, DecoderBackend
+from .decoder_backend import BackendOptions, DecoderBackend
 from .errors import BackendUnavailable, EngineError
 from .model import DecoderModel
 from .postprocess import to_bgra_uint8

@@ -21,24 +21,18 @@ def track(
     from rich.console import Console
     from rich.progress import Progress
 
-    from .model_file import ModelFileError
-    from .sources import SourceError, open_source
+    from .sources import open_source
     from .track_video import track_to_video
     from .tracker import TrackerOptions
-    from .video_writer import VideoWriteError
 
     console = Console()
-    try:
-        with open_source(source) as src:
-            limit = max_frames or (300 if src.is_live else None)
-            total = limit or src.info.frame_count
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task("tracking", total=total)
-                summary = track_to_video(src, out, TrackerOptions(max_faces=max_faces), limit,
-                                         on_frame=lambda n: progress.update(task, completed=n))
-    except (SourceError, ModelFileError, VideoWriteError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    with open_source(source) as src:   # errors (no file, no camera, no model) → latentcam.cli
+        limit = max_frames or (300 if src.is_live else None)
+        total = limit or src.info.frame_count
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("tracking", total=total)
+            summary = track_to_video(src, out, TrackerOptions(max_faces=max_faces), limit,
+                                     on_frame=lambda n: progress.update(task, completed=n))
     stats = summary.percentiles()
     console.print(f"{summary.frames} frames, face in {summary.face_fraction:.0%} "
                   f"({summary.frames_with_face}/{summary.frames})")

@@ -33,6 +33,12 @@ RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133
 LEFT_EYE_OUTER, LEFT_EYE_INNER = 263, 362
 RIGHT_EYE_TOP, RIGHT_EYE_BOTTOM = 159, 145
 LEFT_EYE_TOP, LEFT_EYE_BOTTOM = 386, 374
+# Eyelid pairs (upper, lower) facing each other along each eye contour, outer corner → inner:
+# where lids meet when the eye closes (synthetic blinks, lids that must not cross).
+RIGHT_LID_PAIRS = ((246, 7), (161, 163), (160, 144), (RIGHT_EYE_TOP, RIGHT_EYE_BOTTOM), (158, 153),
+                   (157, 154), (173, 155))
+LEFT_LID_PAIRS = ((466, 249), (388, 390), (387, 373), (LEFT_EYE_TOP, LEFT_EYE_BOTTOM), (385, 380),
+                  (384, 381), (398, 382))
 MOUTH_LEFT, MOUTH_RIGHT = 291, 61
 UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14
 NOSE_TIP, CHIN, FOREHEAD = 1, 152, 10

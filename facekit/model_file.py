@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from .errors import LatentcamError
 
 FACE_MODEL_PATH = Path(__file__).resolve().parent / "models" / "face_landmarker.task"
 FACE_MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
@@ -13,7 +14,7 @@ HAND_MODEL_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf360
 HAND_MODEL_SIZE = 7_819_105
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(LatentcamError, RuntimeError):
     """A bundled model file is missing, truncated or not the expected file."""
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .blendshapes import BLENDSHAPE_NAMES, INDEX
+from .blendshapes import INDEX
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,6 @@ class FaceObservation:
 
     def blendshape(self, name: str) -> float:
         return float(self.blendshapes[INDEX[name]])
-
-    def blendshape_dict(self) -> dict[str, float]:
-        return {n: float(v) for n, v in zip(BLENDSHAPE_NAMES, self.blendshapes)}
 
     @property
     def bbox_area(self) -> float:

@@ -23,11 +23,12 @@ import cv2
 import numpy as np
 
 from .devices import is_loopback_device
+from .errors import InputError
 
 log = logging.getLogger(__name__)
 
 
-class SourceError(RuntimeError):
+class SourceError(InputError, RuntimeError):
     """A frame source cannot be opened or read; the message says what to do."""
 
 
@@ -58,6 +59,13 @@ class SourceStats:
 
 
 class FrameSource(Protocol):
+    """Where the live loop and calibration get frames: a camera, a video file, a replay.
+
+    ``read(timeout)`` returns the next ``Frame`` or None (nothing yet, or the end: ``finished``).
+    ``is_live``: frames arrive on their own clock (newest wins) rather than when asked for.
+    ``camera_lost``: a live source stopped delivering and is reconnecting.
+    """
+
     info: SourceInfo
     stats: SourceStats
 
@@ -65,6 +73,8 @@ class FrameSource(Protocol):
     def is_live(self) -> bool: ...
     @property
     def finished(self) -> bool: ...
+    @property
+    def camera_lost(self) -> bool: ...
     def read(self, timeout: float | None = None) -> Frame | None: ...
     def close(self) -> None: ...
     def __enter__(self) -> "FrameSource": ...
@@ -78,12 +88,14 @@ class FrameSource(Protocol):
 class FileOptions:
     paced: bool = False        # True: deliver at the file's fps, like a webcam
     loop: bool = False         # start again at the end (paced demos)
+    start: int = 0             # first frame delivered (earlier ones are skipped, not decoded)
 
 
 class VideoFileSource:
     """Every frame of a video file, in order. ``read()`` returns None at the end."""
 
     is_live = False
+    camera_lost = False
 
     def __init__(self, path: Path | str, options: FileOptions = FileOptions()):
         self.path = Path(path)
@@ -98,6 +110,9 @@ class VideoFileSource:
             self._cap.release()
             raise SourceError(f"cannot decode video {self.path}: the file is corrupt, truncated "
                               "or in an unsupported format. Re-export it as H.264 mp4.")
+        skipped = 0
+        while skipped < options.start and self._cap.grab():
+            skipped += 1
         ok, first = self._cap.read()
         if not ok or first is None:
             self._cap.release()
@@ -109,7 +124,8 @@ class VideoFileSource:
         self.info = SourceInfo("file", self.path.name, first.shape[1], first.shape[0], fps,
                                count if count > 0 else None)
         self._pending: np.ndarray | None = first
-        self._index = 0
+        self._first = skipped
+        self._index = skipped
         self._start: float | None = None
         self._finished = False
         self._closed = False
@@ -142,7 +158,7 @@ class VideoFileSource:
         ok, image = self._cap.read()
         if ok and image is not None:
             return image
-        if self.options.loop and self._index > 0:
+        if self.options.loop and self._index > self._first:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._cap.read()
             if ok and image is not None:
@@ -164,7 +180,7 @@ class VideoFileSource:
         if self.options.paced:
             if self._start is None:
                 self._start = time.monotonic()
-            due = self._start + self._index / self.info.fps
+            due = self._start + (self._index - self._first) / self.info.fps
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -271,6 +287,10 @@ class CameraSource:
     @property
     def camera_lost(self) -> bool:
         return self._lost
+
+    @property
+    def finished(self) -> bool:
+        return False          # a camera does not end; it is closed
 
     def __enter__(self) -> "CameraSource":
         return self

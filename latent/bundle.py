@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from latentcam.facekit.landmarks import NUM_LANDMARKS
+from latentcam.facekit.errors import InputError
 
 BUNDLE_FORMAT = "latentcam-target"
 BUNDLE_VERSION = 1
@@ -36,7 +37,7 @@ REQUIRED_FILES = ("weights", "latent", "encoder_onnx", "decoder_onnx")
 ONNX_OPSET = 17  # ORT ≥ 1.12, TensorRT ≥ 8.6 and TensorRT-RTX all run it; has every op we use
 
 
-class BundleError(ValueError):
+class BundleError(InputError, ValueError):
     """The target bundle is missing, malformed, truncated or tampered with."""
 
 

@@ -44,6 +44,7 @@ from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pos
                                         transform_points, warp_to_crop)
 from latentcam.facekit.hands import NUM_HAND_LANDMARKS
 from latentcam.facekit.landmarks import FACE_OVAL, NUM_LANDMARKS
+from latentcam.facekit.errors import InputError
 
 from .face_regions import PARTS
 from .occlusion import MAX_HANDS, OCCLUDED_MIN_FRACTION, frame_occlusion, hands_to_crop
@@ -88,7 +89,7 @@ _GAZE = set(GROUPS["gaze_horizontal"] + GROUPS["gaze_vertical"] + ("_neutral",))
 EXPRESSION_INDICES = np.array([i for i, n in enumerate(BLENDSHAPE_NAMES) if n not in _GAZE])
 
 
-class DatasetError(Exception):
+class DatasetError(InputError, ValueError):
     """A dataset cannot be built or loaded; the message says what happened and what to do."""
 
 
@@ -300,7 +301,7 @@ class SourceFrame:
     time_s: float        # timestamp for VIDEO-mode tracking
 
 
-class FrameSource(Protocol):
+class DatasetSource(Protocol):
     """Where ``prepare`` gets frames from: a video file or a one-photo synthesiser."""
 
     tracking_mode: str                      # "video" or "image"
@@ -425,7 +426,7 @@ def _observation_arrays(landmarks_px: np.ndarray, blendshapes: np.ndarray,
             "alignment": align}
 
 
-def _state_for(source: FrameSource, options: PrepareOptions) -> dict:
+def _state_for(source: DatasetSource, options: PrepareOptions) -> dict:
     return {"source": source.describe(), "size": options.size, "max_frames": options.max_frames}
 
 
@@ -564,7 +565,7 @@ def _open_chunks(out: Path, state: dict) -> tuple[_Chunks, bool]:
     return _Chunks(partial), False
 
 
-def _track(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chunks,
+def _track(source: DatasetSource, out: Path, options: PrepareOptions, chunks: _Chunks,
            progress: Callable[[int, int | None], None] | None) -> int:
     """Track frames from ``chunks.next_index`` on, writing crops and masks; returns how many."""
     total = source.count()
@@ -638,7 +639,7 @@ def _occlusion_manifest(arrays: dict[str, np.ndarray]) -> dict:
             **summarise(arrays["occluded_parts"], arrays["occluded_fraction"])}
 
 
-def _finish(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Chunks,
+def _finish(source: DatasetSource, out: Path, options: PrepareOptions, chunks: _Chunks,
             state: dict) -> None:
     """Write observations, background plate and manifest from the committed chunks."""
     from safetensors.numpy import save_file
@@ -699,7 +700,7 @@ def _finish(source: FrameSource, out: Path, options: PrepareOptions, chunks: _Ch
                 p.unlink()
 
 
-def prepare(source: FrameSource, out: str | Path, options: PrepareOptions = PrepareOptions(),
+def prepare(source: DatasetSource, out: str | Path, options: PrepareOptions = PrepareOptions(),
             progress: Callable[[int, int | None], None] | None = None,
             coverage: bool = True) -> PrepareResult:
     """Track every frame of ``source`` and write the dataset directory ``out``.

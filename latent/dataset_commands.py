@@ -41,11 +41,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Track a target video (or synthesise from one photo) into aligned crops, masks,
         landmarks and a coverage report for training."""
-        from .dataset import DatasetError, PrepareOptions, VideoSource, prepare
+        from latentcam.facekit.errors import InputError
+
+        from .dataset import PrepareOptions, VideoSource, prepare
 
         if (target_video is None) == (photo is None):
-            typer.echo("Give either a TARGET_VIDEO or --photo FACE.jpg (exactly one).", err=True)
-            raise typer.Exit(2)
+            raise InputError("give either a TARGET_VIDEO or --photo FACE.jpg (exactly one).")
         try:
             if photo is not None:
                 from .photo import PhotoOptions, PhotoSource, default_driver_clips
@@ -55,8 +56,7 @@ def register(app: typer.Typer) -> None:
                 label = f"synthesising {photo.name}"
             else:
                 if drivers:
-                    typer.echo("--drivers only applies with --photo.", err=True)
-                    raise typer.Exit(2)
+                    raise InputError("--drivers only applies with --photo.")
                 source = VideoSource(target_video, every=every)
                 label = f"tracking {target_video.name}"
             options = PrepareOptions(size=size, max_frames=max_frames, force=force)
@@ -67,9 +67,6 @@ def register(app: typer.Typer) -> None:
                     bar.update(task, completed=done, total=total)
 
                 result = prepare(source, out, options, progress=on_progress)
-        except DatasetError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             typer.echo(f"interrupted: the work done so far is kept in {out}; run the same "
                        "command again to continue.", err=True)

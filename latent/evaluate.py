@@ -33,6 +33,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from latentcam.facekit.errors import InputError
 from latentcam.facekit import landmarks as lm
 from latentcam.facekit.blendshapes import REGION_GROUPS, indices
 from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pose,
@@ -68,7 +69,7 @@ class EvalOptions:
     threads: int = 2
 
 
-class EvalError(ValueError):
+class EvalError(InputError, ValueError):
     """The clip or the options cannot be evaluated (unreadable video, no face, bad range)."""
 
 

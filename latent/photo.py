@@ -34,7 +34,9 @@ import numpy as np
 from latentcam.facekit.blendshapes import GROUPS, indices
 from latentcam.facekit.canonical import load_canonical_face
 from latentcam.facekit.geometry import alignment_matrix, canonicalize, euler_to_rotation, head_pose
-from latentcam.facekit.landmarks import FACE_OVAL, LEFT_EYE, LIPS_INNER, NUM_LANDMARKS, RIGHT_EYE
+from latentcam.facekit.landmarks import (FACE_OVAL, LEFT_EYE, LEFT_EYE_BOTTOM, LEFT_EYE_TOP,
+                                        LEFT_LID_PAIRS, LIPS_INNER, NUM_LANDMARKS, RIGHT_EYE,
+                                        RIGHT_EYE_BOTTOM, RIGHT_EYE_TOP, RIGHT_LID_PAIRS)
 
 from .dataset import DatasetError, SourceFrame, file_sha256, neutral_score
 from .mouth import LOWER_INNER, UPPER_INNER, MouthStyle, mouth_style_from_photo, render_mouth
@@ -48,9 +50,6 @@ REGION_SPLIT_Y = (-1.2, 0.6)
 # Blendshapes describing the eye region (for picking diverse eye/brow states to mix in).
 EYE_REGION_BLENDSHAPES = (GROUPS["blink"] + GROUPS["eyes_wide"] + GROUPS["brows_up"]
                           + GROUPS["brows_down"] + ("eyeSquintLeft", "eyeSquintRight"))
-# Eyelid pairs (upper, lower) along each eye contour, used to stop lids crossing.
-RIGHT_LID_PAIRS = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153), (157, 154), (173, 155))
-LEFT_LID_PAIRS = ((466, 249), (388, 390), (387, 373), (386, 374), (385, 380), (384, 381), (398, 382))
 # Lid travel is a little amplified (and then stopped where the lids meet): the portrait's small
 # face makes a 90 % closure read as half-open after re-tracking.
 EYE_CLOSURE_GAIN = 1.25
@@ -340,7 +339,7 @@ def make_recipes(drivers: Sequence[DriverTrack], options: PhotoOptions) -> list[
 
 
 class PhotoSource:
-    """``FrameSource`` for ``dataset.prepare``: synthetic frames of one portrait."""
+    """``DatasetSource`` for ``dataset.prepare``: synthetic frames of one portrait."""
 
     tracking_mode = "image"
     fps = 30.0
@@ -393,7 +392,7 @@ class PhotoSource:
         self._jaw_weight = jaw_weights()
         self._own_expression = expression_offset(self.drivers, face.blendshapes)
 
-    # --- FrameSource -------------------------------------------------------------------------
+    # --- DatasetSource -------------------------------------------------------------------------
     def count(self) -> int:
         return len(self.recipes)
 
@@ -472,7 +471,8 @@ class PhotoSource:
         """Scale lid motion by the portrait's eye opening over the driver's, so a full blink
         closes the portrait's eye instead of pushing the lid through it."""
         out = delta.copy()
-        for (top, bottom), contour in (((159, 145), RIGHT_EYE), ((386, 374), LEFT_EYE)):
+        for (top, bottom), contour in (((RIGHT_EYE_TOP, RIGHT_EYE_BOTTOM), RIGHT_EYE),
+                                       ((LEFT_EYE_TOP, LEFT_EYE_BOTTOM), LEFT_EYE)):
             mine = self._canon[top, 1] - self._canon[bottom, 1]
             theirs = driver.neutral[top, 1] - driver.neutral[bottom, 1]
             ratio = float(np.clip(mine / theirs, 0.4, 1.5)) if theirs > 1e-3 else 1.0

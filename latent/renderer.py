@@ -22,15 +22,11 @@ class BundleRenderer:
     """``encode(features) -> z`` and ``decode(z) -> (S, S, 4) uint8 BGRA`` for one bundle."""
 
     def __init__(self, bundle: TargetBundle, options: RendererOptions = RendererOptions()):
-        import onnxruntime as ort
+        from .onnx_session import cpu_session
 
         self.bundle = bundle
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = options.threads
-        so.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        self._enc = ort.InferenceSession(str(bundle.encoder_onnx), so, providers=providers)
-        self._dec = ort.InferenceSession(str(bundle.decoder_onnx), so, providers=providers)
+        self._enc = cpu_session(bundle.encoder_onnx, options.threads)
+        self._dec = cpu_session(bundle.decoder_onnx, options.threads)
         self._enc_in = self._enc.get_inputs()[0].name
         self._dec_in = self._dec.get_inputs()[0].name
 

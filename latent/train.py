@@ -21,7 +21,6 @@ is checkpointed as safetensors + JSON in ``TARGET/training/``; re-running resume
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -40,45 +39,8 @@ from .discriminator import Discriminator
 from .encoder import Encoder
 from .features import POINT_SCALE, crop_split_row, feature_layout, NUM_POINTS
 from .presets import Preset, get_preset
+from .train_options import TrainOptions, options_from_args
 from .training_data import TrainingData, load_training_data, parse_frame_range
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    data_dir: Path
-    out_dir: Path
-    preset: str = "cpu"
-    steps: int = 3000
-    max_minutes: float | None = None  # stop after this wall time (LR schedule follows time)
-    size: int | None = None           # output resolution; None → the preset's (256)
-    gan: bool = False                 # hinge GAN + feature matching (off: ablation_single_face.md)
-    vae: bool = False                 # KL-regularised code, mean used live (off: ablation)
-    factorized: bool = True           # upper/lower-face encoder branches
-    warp: bool = True                 # decoder warps a texture of the target (latent.decoder)
-    composed: bool = False            # region trunks + exemplar textures (latent.composed_decoder)
-    seed: int = 0
-    batch_size: int | None = None     # per process; None → the preset's
-    learning_rate: float | None = None
-    frames: str | None = None         # train on this range of dataset frames ("0:0.8")
-    region_mix: float = 0.5           # fraction of each batch built by region mixing
-    jitter_cm: float = 0.05           # std of per-landmark noise on the input points (cm)
-    rigid_jitter: float = 0.01        # std of rigid input jitter (rad / relative scale / cm)
-    w_l1: float = 1.0
-    w_ssim: float = 1.0
-    w_alpha: float = 0.5
-    w_kl: float = 1e-3
-    w_gan: float = 0.05
-    w_fm: float = 1.0
-    gan_start: float = 0.3            # GAN losses switch on after this fraction of the steps
-    sample_every: int = 250
-    checkpoint_every: int = 500
-    resume: bool = True
-    threads: int = 2                  # torch CPU threads per process
-    device: str = "auto"              # auto | cpu | cuda
-    name: str | None = None           # target name in the bundle (default: the output dir's)
-    licence: str = "unspecified"      # licence of the training footage
-    consent: str = "unspecified"      # who consented to being a target, how
-    progress: bool = True
 
 
 @dataclass
@@ -547,47 +509,6 @@ class _Progress:
 def _progress(opts: TrainOptions, ddp: _Dist, start: int) -> _Progress | None:
     """Rank 0 shows progress (when enabled); other ranks stay quiet."""
     return _Progress(opts.steps, start) if (opts.progress and ddp.main) else None
-
-
-def options_from_args(argv: list[str] | None = None) -> TrainOptions:
-    """Parse the same flags as ``latentcam train`` (used under torchrun)."""
-    p = argparse.ArgumentParser(prog="python -m latentcam.latent.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("data_dir", type=Path)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--preset", default="cpu")
-    p.add_argument("--steps", type=int, default=TrainOptions.steps)
-    p.add_argument("--max-minutes", type=float)
-    p.add_argument("--size", type=int)
-    p.add_argument("--gan", action=argparse.BooleanOptionalAction, default=TrainOptions.gan)
-    p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=TrainOptions.vae)
-    p.add_argument("--factorized", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--warp", action=argparse.BooleanOptionalAction, default=TrainOptions.warp)
-    p.add_argument("--composed", action=argparse.BooleanOptionalAction, default=TrainOptions.composed)
-    p.add_argument("--region-mix", type=float, default=TrainOptions.region_mix)
-    p.add_argument("--jitter-cm", type=float, default=TrainOptions.jitter_cm)
-    p.add_argument("--rigid-jitter", type=float, default=TrainOptions.rigid_jitter)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--frames")
-    p.add_argument("--sample-every", type=int, default=TrainOptions.sample_every)
-    p.add_argument("--checkpoint-every", type=int, default=TrainOptions.checkpoint_every)
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--threads", type=int, default=TrainOptions.threads)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--name")
-    p.add_argument("--licence", default="unspecified")
-    p.add_argument("--consent", default="unspecified")
-    p.add_argument("--no-progress", action="store_true")
-    a = p.parse_args(argv)
-    return TrainOptions(a.data_dir, a.out, a.preset, a.steps, a.max_minutes, a.size, a.gan,
-                        a.vae, a.factorized, warp=a.warp, composed=a.composed, seed=a.seed, batch_size=a.batch_size,
-                        learning_rate=a.lr, frames=a.frames, region_mix=a.region_mix,
-                        jitter_cm=a.jitter_cm, rigid_jitter=a.rigid_jitter, sample_every=a.sample_every,
-                        checkpoint_every=a.checkpoint_every, resume=a.resume, threads=a.threads,
-                        device=a.device, name=a.name, licence=a.licence, consent=a.consent,
-                        progress=not a.no_progress)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,16 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .dataset import DatasetError
 from .face_regions import PARTS
 from .features import expression_features_batch
 from .occlusion import OCCLUDED_MIN_FRACTION
 
 DATASET_FORMAT = "latentcam-dataset"
 _REQUIRED = ("frame_index", "canonical", "blendshapes", "pose")
-
-
-class DatasetError(ValueError):
-    """The dataset directory is missing, incomplete or inconsistent."""
 
 
 @dataclass(frozen=True)

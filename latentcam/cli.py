@@ -5,8 +5,30 @@ from __future__ import annotations
 import os
 
 import typer
+from typer.core import TyperGroup
 
 from latentcam import __version__
+from latentcam.facekit.errors import LatentcamError
+
+
+def report_error(exc: LatentcamError) -> int:
+    """Print a user-facing error (and its hint) without a traceback; return its exit code."""
+    typer.echo(f"error: {exc}", err=True)
+    if exc.hint:
+        typer.echo(f"hint: {exc.hint}", err=True)
+    return exc.exit_code
+
+
+class _Commands(TyperGroup):
+    """Every command runs inside this one handler: a ``LatentcamError`` becomes ``error: …``
+    (+ ``hint: …``) on stderr and its ``exit_code`` (2 bad input, 1 what the machine lacks);
+    any other exception is a bug and keeps its traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except LatentcamError as exc:
+            raise typer.Exit(report_error(exc)) from None
 
 
 def build_app() -> typer.Typer:
@@ -22,6 +44,7 @@ def build_app() -> typer.Typer:
 
     app = typer.Typer(
         name="latentcam",
+        cls=_Commands,
         help="Real-time webcam face reenactment to a virtual camera.",
         no_args_is_help=True,
         add_completion=False,

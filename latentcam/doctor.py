@@ -110,14 +110,11 @@ def check_gpu() -> list[Check]:
 
 
 def check_engines() -> list[Check]:
-    try:
-        from latentcam.engines import available_backends
-    except ImportError:
-        return []
-    checks = []
-    for name, (ok, why) in available_backends().items():
-        checks.append(Check(f"engine {name}", True if ok else None, why))
-    return checks
+    """Every registered decoder backend: usable here, or why not (absent, not a problem)."""
+    from latentcam.engines import availability
+
+    return [Check(f"engine {name}", True if reason is None else None, reason or "available")
+            for name, reason in availability().items()]
 
 
 def run_checks() -> list[Check]:

@@ -9,26 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 
 
 def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0, options=None):
-    """A driver callable that retargets each observation onto the target with
-    ``calibration.Retargeter`` (a saved profile, or self-calibration when ``profile`` is None;
-    ``options``: ``RetargetOptions``, default ones when None).
-    While the retargeter has no reference yet it yields the target's neutral face."""
-    from latentcam.calibration import (CalibrationProfile, Retargeter, RetargetOptions,
-                                       TargetGeometry)
-    from latentcam.latent.bundle import TargetBundle
+    """A driver callable that retargets each observation onto the target exactly as ``live``
+    does (``realtime.target.make_retargeter``: a saved profile, or self-calibration when
+    ``profile`` is None; ``options``: ``RetargetOptions``, default ones when None). While the
+    retargeter has no reference yet it yields the target's neutral face. The retargeter is
+    exposed as ``driver.retargeter``."""
+    from latentcam.calibration import RetargetOptions
+    from latentcam.realtime.target import load_live_target, make_retargeter
 
-    bundle = TargetBundle.load(bundle_dir)
-    target = TargetGeometry.from_manifest(bundle.manifest)
-    prof = CalibrationProfile.load(profile) if profile else None
-    retargeter = Retargeter(prof, target, options if options is not None else RetargetOptions())
-    neutral = (target.neutral_points, np.asarray(bundle.manifest.get("neutral_blendshapes",
-                                                                     np.zeros(52)), np.float32),
-               target.neutral_pose)
+    target = load_live_target(bundle_dir)
+    retargeter = make_retargeter(target, profile, options if options is not None else RetargetOptions())
+    geometry = retargeter.target
+    neutral = (geometry.neutral_points, geometry.neutral_blendshapes, geometry.neutral_pose)
     clock = {"t": 0.0}
 
     def driver(face):
@@ -38,6 +34,7 @@ def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0,
             return neutral
         return r.points, r.blendshapes, r.pose
 
+    driver.retargeter = retargeter
     return driver
 
 
@@ -58,25 +55,21 @@ def register(app: typer.Typer) -> None:
         max_frames: Optional[int] = typer.Option(None, "--max-frames"),
     ) -> None:
         """Evaluate a target: image metrics, re-tracked expression accuracy, jitter, baselines."""
-        from latentcam.latent.bundle import BundleError
-        from latentcam.latent.evaluate import (EvalError, EvalOptions, evaluate_cross,
-                                               evaluate_self, raw_driver)
+        from latentcam.facekit.errors import InputError, options_checked
+        from latentcam.latent.evaluate import EvalOptions, evaluate_cross, evaluate_self, raw_driver
 
         if mode not in ("self", "cross"):
-            typer.echo(f"error: --mode must be self or cross, got {mode!r}", err=True)
-            raise typer.Exit(2)
+            raise InputError(f"--mode must be self or cross, got {mode!r}")
         if profile and self_calibrate:
-            typer.echo("error: use either --profile or --self-calibrate, not both", err=True)
-            raise typer.Exit(2)
+            raise InputError("use either --profile or --self-calibrate, not both")
         opts = EvalOptions(frames=frames, out_dir=out, train_data=train_data,
                            train_frames=train_frames, max_frames=max_frames)
-        try:
+        with options_checked():
             driver = (calibrated_driver(target_dir, profile) if (profile or self_calibrate)
                       else raw_driver)
             run = evaluate_self if mode == "self" else evaluate_cross
             run(target_dir, video, opts, driver)
-        except (BundleError, EvalError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2)
         typer.echo((out / "report.md").read_text())
-        typer.echo(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'side_by_side.png'}")
+        where = out.resolve()
+        typer.echo(f"wrote {where / 'report.json'}, {where / 'report.md'} and "
+                   f"{where / 'side_by_side.png'} (in {where})")

@@ -24,7 +24,7 @@ import os
 import platform
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -32,14 +32,32 @@ import cv2
 import numpy as np
 
 from .config import LiveConfig, apply_overrides
-from .pipeline import LivePipeline, PipelineOptions, SinkBinding, Stages
-from .replay import FramesSource, load_clip, replay_camera
+from .pipeline import LivePipeline, PipelineOptions, Schedule
+from .stages import SinkBinding, Stages, View
+from .replay import FramesSource, clip_frame_count, load_clip, replay_camera
 from .session import build_stages, configure_threads, mode_choice_path
 from .sinks import SinkOptions, open_sink
 from .telemetry import STAGES, Telemetry
 
 TARGETS_CPU = {"p50_ms": 35.0, "p99_ms": 60.0}
-LAG_SIGNALS = ("jawOpen", "eyeBlink")
+#: The sink every run writes to: pyvirtualcam's front end into a backend that converts and copies
+#: the frame as the v4l2loopback and OBS backends do (``sinks.VirtualCameraStandIn``).
+BENCH_SINK = "virtual-cam-standin"
+BENCH_SINK_NOTE = ("every run writes through pyvirtualcam's real front end (`Camera.send`: shape "
+                   "checks, format handling) into a backend that converts the frame to I420 and "
+                   "copies it into a device-sized buffer, as the v4l2loopback and OBS backends do "
+                   "(no virtual-camera device exists here)")
+#: Results written before the stand-in existed have no "sink" entry: they used the null sink.
+EARLIER_SINK_NOTE = ("a null sink that only checks the frame's shape (this result predates the "
+                     "virtual-camera stand-in: the cost of a virtual-camera write is not in it)")
+#: What the measured end-to-end latency (capture stamp → sink write returned) does not contain.
+E2E_EXCLUDES = ("the camera's own latency before `read()` returns (exposure, sensor readout, USB "
+                "transfer, driver buffering: it happens before the grabber stamps the frame), and "
+                "what happens after the virtual camera is written (the call app's capture, encoding "
+                "and network). The bench replays a clip behind the real camera source, so its "
+                "camera latency is zero.")
+CAMERA_LATENCY_NOTE = ("measure it once by filming a running clock on your screen with the camera "
+                       "and comparing the clock with the frame that shows it, then add it.")
 MIN_LAG_CORRELATION = 0.5   # below this a "best lag" is noise, not a measurement
 
 
@@ -73,6 +91,23 @@ class BenchOptions:
 
 
 # --- machine ----------------------------------------------------------------------------------
+
+def load_state(load_averages: list[list[float] | None], cores: int | None) -> str:
+    """What the measured 1-minute load averages say about the machine during a run — a sentence
+    derived from the numbers, never a fixed claim."""
+    ones = [la[0] for la in load_averages if la]
+    if not ones or not cores:
+        return "load average not available on this system"
+    worst = max(ones)
+    per_core = worst / cores
+    if per_core < 0.25:
+        state = "quiet: little else was running"
+    elif per_core < 0.75:
+        state = "some other load on the cores"
+    else:
+        state = "busy: other processes competed for the cores, so latencies are pessimistic"
+    return f"highest 1-minute load average {worst:.1f} on {cores} cores ({state})"
+
 
 def machine_info() -> dict:
     import importlib.metadata as md
@@ -142,9 +177,25 @@ def _stage_sum(tel: Telemetry) -> np.ndarray:
     return total
 
 
+class RecordingTracker:
+    """Wraps the pipeline's tracker and keeps the driver's blendshapes per frame index (before
+    smoothing), for the expression-lag measurement; the pipeline itself knows nothing of it."""
+
+    def __init__(self, tracker):
+        self.tracker = tracker
+        self.blendshapes: dict[int, np.ndarray | None] = {}
+
+    def track(self, bgr: np.ndarray, frame_index: int, capture_time: float):
+        result = self.tracker.track(bgr, frame_index, capture_time)
+        self.blendshapes[frame_index] = None if result.face is None else result.face.blendshapes
+        return result
+
+
 def run_once(stages: Stages, frames: list[np.ndarray], opts: BenchOptions, *, mode: str, paced: bool,
-             passthrough: bool = False, on_frame: Callable | None = None, total: int | None = None) -> dict:
-    """One pipeline run into a null sink at the output size; returns the summary + series."""
+             on_frame: Callable | None = None, total: int | None = None) -> dict:
+    """One pipeline run into the virtual-camera stand-in at the output size (pyvirtualcam's
+    front end + a backend that converts and copies each frame as a device write does);
+    returns the summary + series."""
     total = total or opts.frames
     w, h = opts.output_size
     with ExitStack() as stack:
@@ -154,11 +205,11 @@ def run_once(stages: Stages, frames: list[np.ndarray], opts: BenchOptions, *, mo
         else:
             source, stop_when = FramesSource(frames, total), None
         stack.enter_context(source)
-        sink = stack.enter_context(open_sink("null", SinkOptions(w, h, opts.fps)))
+        sink = stack.enter_context(open_sink(BENCH_SINK, SinkOptions(w, h, opts.fps)))
         if stages.smoother is not None:
             stages.smoother.reset()
-        pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],
-                                PipelineOptions(mode=mode, fps=opts.fps, passthrough=passthrough,
+        pipeline = LivePipeline(source, stages, [SinkBinding(sink, View.OUTPUT)],
+                                PipelineOptions(mode=Schedule(mode), fps=opts.fps,
                                                 max_frames=total if not paced else None,
                                                 fill_after_s=10.0, lost_after_s=10.0),
                                 on_frame=on_frame, stop_when=stop_when)
@@ -281,7 +332,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
         for paced in (True, False):
             key = _key("passthrough", "serial", paced)
             log(f"[bench] {key}")
-            runs[key] = run_once(base.stages, frames, opts, mode="serial", paced=paced, passthrough=True)
+            runs[key] = run_once(base.stages, frames, opts, mode="serial", paced=paced)
 
     for engine in engines:
         with ExitStack() as stack:
@@ -311,10 +362,11 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
     if opts.lag:
         log("[bench] expression lag (re-tracking the output)")
         driver_bs, outputs, indices = [], [], []
+        recorder: RecordingTracker | None = None
 
         def keep(img, work):
             indices.append(work.clock.index)
-            driver_bs.append(work.raw_blendshapes)
+            driver_bs.append(recorder.blendshapes.get(work.clock.index))
             outputs.append(cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2),
                                       interpolation=cv2.INTER_AREA))
 
@@ -322,17 +374,16 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
         # on the way leave gaps (by camera frame index) that the correlation skips.
         # The clip's last lag_frames frames: clips usually end in their most expressive part
         # (the default one goes from crying to laughing), and jaw motion is needed to measure.
-        cap = cv2.VideoCapture(str(opts.clip))
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        cap.release()
+        count = clip_frame_count(opts.clip)
         lag_clip, _ = load_clip(opts.clip, opts.input_size, max_frames=opts.lag_frames,
                                 skip=max(0, count - opts.lag_frames))
         report["expression_lag_frames"] = {"first": max(0, count - opts.lag_frames),
                                            "count": len(lag_clip)}
         with ExitStack() as stack:
             built = build_stages(_config(opts, default_engine), stack)
-            run_once(built.stages, lag_clip, opts, mode=chosen, paced=True, on_frame=keep,
-                     total=len(lag_clip))
+            recorder = RecordingTracker(built.stages.tracker)
+            run_once(replace(built.stages, tracker=recorder), lag_clip, opts, mode=chosen,
+                     paced=True, on_frame=keep, total=len(lag_clip))
         del lag_clip
         report["expression_lag"] = expression_lag(driver_bs, outputs, opts.fps, indices)
         del outputs
@@ -343,6 +394,9 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
     lag_ms = report["expression_lag"].get("lag_ms")
     audio = main["e2e_ms"]["p50"] + max(0.0, lag_ms or 0.0) if main["e2e_ms"]["p50"] else None
     report["audio_delay_ms"] = None if audio is None else round(audio)
+    report["audio_delay_includes"] = "end-to-end p50 + expression lag (camera latency not measurable here)"
+    report["sink"] = BENCH_SINK_NOTE
+    report["e2e_excludes"] = E2E_EXCLUDES
     report["targets_cpu"] = _targets(main) if not any("GPU" in g for g in machine["gpus"]) else None
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["load_average_at_end"] = list(load) if load else None
@@ -381,6 +435,10 @@ def _fmt(v, digits=1) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _loads(load: list[float] | None) -> str:
+    return "–" if not load else ", ".join(f"{x:.2f}" for x in load)
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     o = report["options"]
@@ -388,8 +446,9 @@ def markdown(report: dict) -> str:
         "# latentcam pipeline benchmark", "",
         f"- date (UTC): {m['date_utc']}",
         f"- machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['os']}; GPU: {', '.join(m['gpus'])}",
-        f"- load average at start / end: {m['load_average_at_start']} / {m.get('load_average_at_end')}"
-        " (a shared machine: other processes competed for the cores)",
+        f"- load average (1, 5, 15 min) at start / end: {_loads(m['load_average_at_start'])} / "
+        f"{_loads(m.get('load_average_at_end'))} — "
+        + load_state([m["load_average_at_start"], m.get("load_average_at_end")], m["logical_cores"]),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v),
         f"- target: {report.get('target')}; clip: {report['clip']['path']} scaled to "
         f"{o['input_size'][0]}×{o['input_size'][1]}, output {o['output_size'][0]}×{o['output_size'][1]}, "
@@ -424,7 +483,11 @@ def markdown(report: dict) -> str:
            " (" + ", ".join(f"{k}: lag {v['lag_frames']} frames, r={_fmt(v['correlation'], 2)}"
                             for k, v in lag.get("signals", {}).items()) + ")"),
         f"**Audio delay to set in OBS / the call app**: {report['audio_delay_ms']} ms "
-        "(end-to-end p50 + expression lag).",
+        "(what is measured: end-to-end p50 + expression lag) plus your camera's own latency, "
+        "which no timer here can see: " + CAMERA_LATENCY_NOTE,
+        "",
+        f"**Sink**: {report.get('sink', EARLIER_SINK_NOTE)}",
+        f"**What the end-to-end figure leaves out**: {E2E_EXCLUDES}",
     ]
     t = report.get("targets_cpu")
     if t:

@@ -14,6 +14,10 @@ from typing import Optional
 
 import typer
 
+from latentcam.facekit.errors import LatentcamError, options_checked
+
+FETCH_CLIPS_HINT = "fetch the sample clips with `python scripts/fetch_test_data.py` (from the repository root)"
+
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
@@ -141,7 +145,7 @@ def register(app: typer.Typer) -> None:
         max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many frames."),
     ):
         """Reenact the target from your camera into a virtual camera, preview and/or recording."""
-        from .config import ConfigError, save_config
+        from .config import save_config
         from .session import config_with_controls
 
         overrides = {
@@ -161,24 +165,14 @@ def register(app: typer.Typer) -> None:
             "retarget.invert_pitch": True if invert_pitch else None,
             "retarget.invert_roll": True if invert_roll else None,
         }
-        try:
-            cfg = _build_config(config, overrides)
-        except ConfigError as exc:
-            _err(f"error: {exc}")
-            raise typer.Exit(2)
+        cfg = _build_config(config, overrides)      # ConfigError → latentcam.cli (exit 2)
         if not (cfg.output.virtual_cam or cfg.output.preview or cfg.output.record):
             _err("note: no output chosen (--virtual-cam, --preview or --record); running for the "
                  "status line only")
         if not cfg.label.enabled:
             _err("note: the SYNTHETIC label is off (--no-label). Tell your audience the video is synthetic.")
-        try:
-            telemetry, controls, pipeline = _run(cfg, mode=None, save_path=save_config_to or config,
-                                                 max_frames=max_frames)
-        except Exception as exc:  # shown as a one-line error with the fix, not a traceback
-            if _is_user_error(exc):
-                _err(f"error: {exc}")
-                raise typer.Exit(1)
-            raise
+        telemetry, controls, pipeline = _run(cfg, mode=None, save_path=save_config_to or config,
+                                             max_frames=max_frames)
         summary = telemetry.summary()
         _err(_summary_text(summary))
         if cfg.stats:
@@ -200,29 +194,17 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("auto", "--mode", help="auto | serial | overlapped"),
     ):
         """The embedded target driven by the sample clip → demo.mp4 (driver | output) + latency summary."""
-        from .config import ConfigError, LiveConfig, apply_overrides
+        from .config import LiveConfig, apply_overrides
 
         clip = clip or _sample_clip()
         if clip is None or not Path(clip).is_file():
-            _err(f"error: the sample clip is missing ({clip or '.cache/testdata/single_face.mp4'}). "
-                 "Fetch it with `python scripts/fetch_test_data.py` (from the repository root), or "
-                 "pass --clip YOUR_VIDEO.mp4")
-            raise typer.Exit(1)
-        try:
-            cfg = apply_overrides(LiveConfig(), {
-                "source.clip": str(clip), "source.paced": True, "engine.name": engine,
-                "output.record": str(out), "output.size": size, "output.virtual_cam": virtual_cam,
-                "pipeline.mode": mode, **({"target": str(target)} if target else {})})
-        except ConfigError as exc:
-            _err(f"error: {exc}")
-            raise typer.Exit(2)
-        try:
-            telemetry, _, pipeline = _run(cfg, mode=None, record_view="side-by-side")
-        except Exception as exc:
-            if _is_user_error(exc):
-                _err(f"error: {exc}")
-                raise typer.Exit(1)
-            raise
+            raise LatentcamError(f"the sample clip is missing ({clip or '.cache/testdata/single_face.mp4'})",
+                                 hint=FETCH_CLIPS_HINT + ", or pass --clip YOUR_VIDEO.mp4")
+        cfg = apply_overrides(LiveConfig(), {
+            "source.clip": str(clip), "source.paced": True, "engine.name": engine,
+            "output.record": str(out), "output.size": size, "output.virtual_cam": virtual_cam,
+            "pipeline.mode": mode, **({"target": str(target)} if target else {})})
+        telemetry, _, pipeline = _run(cfg, mode=None, record_view="side-by-side")
         typer.echo(f"wrote {out} (driver | output, {telemetry.frames} frames, "
                    f"{pipeline.options.mode} pipeline, {pipeline.stages.engine_name})")
         typer.echo(_summary_text(telemetry.summary()))
@@ -245,14 +227,12 @@ def register(app: typer.Typer) -> None:
     ):
         """Benchmark the whole pipeline: per-stage and end-to-end latency, paced and as fast as possible."""
         from .bench import BenchOptions, run_bench
-        from .config import ConfigError, parse_size
+        from .config import parse_size
 
         clip = clip or _bench_clip()
         if clip is None or not Path(clip).is_file():
-            _err("error: no benchmark clip. Fetch the samples with `python scripts/fetch_test_data.py` "
-                 "or pass --clip VIDEO")
-            raise typer.Exit(1)
-        try:
+            raise LatentcamError("no benchmark clip", hint=FETCH_CLIPS_HINT + ", or pass --clip VIDEO")
+        with options_checked():
             opts = BenchOptions(
                 clip=Path(clip), out_dir=out, target=str(target) if target else None,
                 engines=tuple(e.strip() for e in engines.split(",")) if engines else None,
@@ -260,25 +240,9 @@ def register(app: typer.Typer) -> None:
                 fps=fps, modes=tuple(m.strip() for m in modes.split(",")), lag=not no_lag, threads=threads,
                 record_choice=record_choice)
             opts.validate()
-        except (ConfigError, ValueError) as exc:
-            _err(f"error: {exc}")
-            raise typer.Exit(2)
-        try:
-            with _sigint_stops(lambda: None):
-                report = run_bench(opts, log=_err)
-        except Exception as exc:
-            if _is_user_error(exc):
-                _err(f"error: {exc}")
-                raise typer.Exit(1)
-            raise
+        with _sigint_stops(lambda: None):
+            report = run_bench(opts, log=_err)
         typer.echo(report["markdown_summary"])
-
-
-def _is_user_error(exc: Exception) -> bool:
-    """Errors that carry their own fix (missing device, bad file, ...) — no traceback needed."""
-    names = {"SinkError", "SourceError", "TargetError", "ConfigError", "ProfileError", "BundleError",
-             "EngineError", "BackendUnavailable", "AllBackendsFailed", "EngineRefused", "ModelFileError"}
-    return any(cls.__name__ in names for cls in type(exc).__mro__)
 
 
 def _cfg_dict(cfg) -> dict:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from latentcam.facekit.errors import InputError
+
 from .composite import CompositeOptions
 from .label import LabelOptions
 from .presence import PresenceOptions
@@ -30,7 +32,7 @@ RETARGET_MODES = ("relative", "absolute")
 ENGINES = ("auto", "onnxruntime", "torch", "tensorrt", "tensorrt-rtx")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """A setting is unknown or invalid; the message names it."""
 
 

@@ -1,4 +1,5 @@
-"""The preview overlay (fps, latency, engine, state) and the preview window's keys."""
+"""The live switches (``Controls``), the preview window's keys that change them, and the preview
+overlay (fps, latency, engine, state)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ KEYS: dict[str, tuple[str, str]] = {
 }
 
 
+@dataclass
+class Controls:
+    """Live switches: the preview's keys change them, the pipeline reads them every frame."""
+
+    reveal: bool = False                 # show the real camera instead of the synthetic output
+    label: bool = True
+    mode: str = "portrait"               # compositing mode (composite.MODES)
+    smoothing: bool = True
+    mirror_preview: bool = True
+    recalibrate: bool = False            # set by the key; the pipeline clears it
+    save: bool = False                   # set by the key; the pipeline saves the settings
+    quit: bool = False
+    changed: bool = False                # anything toggled (offer to save the config)
+
+
 @dataclass(frozen=True)
 class OverlayInfo:
     fps: float | None
@@ -33,7 +49,7 @@ class OverlayInfo:
     label: bool
 
 
-def apply_key(controls, key: int) -> str | None:
+def apply_key(controls: Controls, key: int) -> str | None:
     """Change ``controls`` for a key code; returns the action name (or None)."""
     if key in (27,):
         controls.quit = True

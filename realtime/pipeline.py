@@ -1,21 +1,24 @@
-"""The live loop: capture → track → smooth → retarget → features → encode → decode → composite
-→ label → sinks, serial or overlapped.
+"""The live loop, top to bottom as the README draws it:
 
-Wiring is explicit, stage by stage (``Stages``); each stage stamps its start/end on the frame's
-``FrameClock`` and ``Telemetry`` records end-to-end latency from the grabber's capture stamp to
-the return of the last sink write.
+    camera → track → smooth → retarget → encode → decode → composite → label → sinks
 
-Two schedules:
+``LivePipeline.prepare`` is the first half (camera … encode), ``render`` the second (decode …
+sinks); the stages and what each takes and gives are in ``stages.py``. Each stage stamps its
+start/end on the frame's ``FrameClock``; ``Telemetry`` records end-to-end latency from the
+grabber's capture stamp to the return of the last sink write.
+
+Two schedules (``Schedule``):
 
 * ``serial``: one thread does everything for a frame, then takes the next one.
-* ``overlapped``: a tracking thread runs capture → … → encode for frame n+1 while the main thread
-  decodes, composites and writes frame n. The hand-off holds one item. For live sources the newest
-  item wins (older ones are dropped and counted, so latency never builds up); for file sources
-  the hand-off blocks, so every input frame yields exactly one output frame.
+* ``overlapped``: a tracking thread runs ``prepare`` for frame n+1 while the main thread runs
+  ``render`` for frame n. The hand-off holds one item. For live sources the newest item wins
+  (older ones are dropped and counted, so latency never builds up); for file sources the
+  hand-off blocks, so every input frame yields exactly one output frame.
 
-Sinks are written from the main thread (OpenCV windows must live there on macOS). When a live
-camera stops delivering, the main thread keeps sending the last output with a "camera lost"
-banner at the output rate, so call apps never see the device vanish.
+Sinks are written from the main thread (OpenCV windows must live there on macOS); the preview
+sink handles its own keys (they change ``Controls``). When a live camera stops delivering, the
+main thread keeps sending the last picture with a "camera lost" banner at the output rate, so
+call apps never see the device vanish.
 """
 
 from __future__ import annotations
@@ -23,33 +26,36 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from latentcam.facekit.observation import FaceObservation
+from latentcam.facekit.sources import Frame, FrameSource
 
-from .composite import Compositor
-from .label import SyntheticLabel
-from .overlay import OverlayInfo, draw_overlay, draw_banner, side_by_side
-from .presence import Presence, PresenceState
-from .sinks import Sink
-from .smoothing import FaceSmoother
+from .overlay import Controls, OverlayInfo, draw_banner
+from .presence import PresenceState
+from .stages import CompositeStage, Outputs, SinkBinding, Stages, View
 from .telemetry import FrameClock, Telemetry
 
 log = logging.getLogger(__name__)
 
-VIEWS = ("output", "preview", "side-by-side")
+
+class Schedule(str, Enum):
+    SERIAL = "serial"              # one thread, one frame at a time
+    OVERLAPPED = "overlapped"      # prepare(n+1) on a tracking thread while render(n) runs
+
+    def __str__(self) -> str:          # "serial" in messages and f-strings on every Python
+        return self.value
 
 
 @dataclass(frozen=True)
 class PipelineOptions:
-    mode: str = "serial"                 # "serial" or "overlapped"
+    mode: Schedule = Schedule.SERIAL
     fps: float = 30.0                    # output rate while the camera is lost
     track_fps: float = 0.0               # track at most this often (0 = every frame)
-    passthrough: bool = False            # capture straight to the sinks (bench baseline)
     lossless: bool | None = None         # None: lossless for file sources, newest-wins for live
     max_frames: int | None = None        # stop after this many input frames
     status_interval_s: float = 0.0       # print a status line this often (0 = never)
@@ -57,42 +63,12 @@ class PipelineOptions:
     lost_after_s: float = 1.0            # live: no frame for this long → "camera lost" banner
 
     def validate(self) -> None:
-        if self.mode not in ("serial", "overlapped"):
-            raise ValueError(f"pipeline mode must be serial or overlapped; got {self.mode!r}")
+        try:
+            Schedule(self.mode)
+        except ValueError:
+            raise ValueError(f"pipeline mode must be serial or overlapped; got {self.mode!r}") from None
         if self.fps <= 0 or self.track_fps < 0:
             raise ValueError("pipeline fps must be > 0 and track_fps >= 0")
-
-
-@dataclass
-class Controls:
-    """Live switches (preview keys change them; the tracking thread reads them)."""
-
-    reveal: bool = False                 # show the real camera instead of the synthetic output
-    label: bool = True
-    mode: str = "portrait"               # compositing mode
-    smoothing: bool = True
-    mirror_preview: bool = True
-    recalibrate: bool = False            # set by the key; the tracking thread clears it
-    save: bool = False                   # set by the key; the main thread saves the settings
-    quit: bool = False
-    changed: bool = False                # anything toggled (offer to save the config)
-
-
-@dataclass
-class Stages:
-    """The stage objects, built by the caller (``session.build_stages``)."""
-
-    tracker: object | None = None                   # facekit FaceTracker
-    smoother: FaceSmoother | None = None
-    retarget: Callable | None = None                # (FaceObservation, t) → retargeted face | None
-    presence: Presence | None = None
-    encode: Callable | None = None                  # retargeted face → code (1, Z)
-    decoder: object | None = None                   # engines DecoderBackend
-    compositor: Compositor | None = None
-    label: SyntheticLabel | None = None
-    engine_name: str = ""
-    on_recalibrate: Callable[[], None] | None = None
-    feedback: Callable[[], str | None] | None = None  # calibration hint for the overlay
 
 
 @dataclass
@@ -102,16 +78,9 @@ class Work:
     image: np.ndarray
     clock: FrameClock
     face: FaceObservation | None = None       # smoothed driver face (paste mode, reference)
-    raw_blendshapes: np.ndarray | None = None  # tracker output before smoothing (bench lag)
-    code: np.ndarray | None = None
-    motion: np.ndarray | None = None
+    code: np.ndarray | None = None            # (1, Z) expression code
+    motion: np.ndarray | None = None          # 2×3 head motion for the portrait
     state: PresenceState = PresenceState.IDLE
-
-
-@dataclass
-class SinkBinding:
-    sink: Sink
-    view: str = "output"                 # output | preview | side-by-side
 
 
 class _End:
@@ -160,43 +129,42 @@ class Handoff:
 
 class LivePipeline:
     """Runs frames from ``source`` through ``stages`` into ``outputs``. ``run()`` returns the
-    telemetry; ``request_stop()`` (e.g. from a SIGINT handler) ends it cleanly."""
+    telemetry; ``request_stop()`` (e.g. from a SIGINT handler) ends it cleanly.
 
-    def __init__(self, source, stages: Stages, outputs: list[SinkBinding],
+    Callbacks to the application: ``on_status(line)`` (periodic status), ``on_event(message)``
+    (calibration events), ``on_frame(output, work)`` (each output frame as sent), ``on_save``
+    (the preview's save key), ``stop_when()`` (checked when no frame arrived).
+    """
+
+    def __init__(self, source: FrameSource, stages: Stages, outputs: list[SinkBinding],
                  options: PipelineOptions = PipelineOptions(), controls: Controls | None = None,
                  telemetry: Telemetry | None = None, on_status: Callable[[str], None] | None = None,
+                 on_event: Callable[[str], None] | None = None,
                  on_frame: Callable[[np.ndarray, Work], None] | None = None,
                  on_save: Callable[[Controls], None] | None = None,
                  stop_when: Callable[[], bool] | None = None):
         options.validate()
-        for b in outputs:
-            if b.view not in VIEWS:
-                raise ValueError(f"unknown view {b.view!r}; choose one of {', '.join(VIEWS)}")
         self.source = source
         self.stages = stages
-        self.outputs = outputs
         self.options = options
         self.controls = controls or Controls()
         self.telemetry = telemetry or Telemetry(target_fps=options.fps)
-        self.on_status = on_status
-        self.on_frame = on_frame
-        self.on_save = on_save
-        self.stop_when = stop_when     # checked when no frame arrived (e.g. a replay ran out)
+        self.on_status, self.on_event, self.on_frame = on_status, on_event, on_frame
+        self.on_save, self.stop_when = on_save, stop_when
+        self.lossless = (not source.is_live) if options.lossless is None else options.lossless
+        self.compositing = CompositeStage(stages.compositor)
+        # A live source keeps the unlabelled picture for the camera-lost repeats.
+        self.outputs = Outputs(outputs, stages.label, copy_before_label=source.is_live)
         self._stop = threading.Event()
+        self._error: BaseException | None = None
         self._last_track_t: float | None = None
         self._last_face: FaceObservation | None = None
-        self._last_output: np.ndarray | None = None
-        self._last_write = 0.0
         self._last_taken = -1e9
-        self._paste_at: np.ndarray | None = None      # last driver landmarks (paste mode)
+        self._last_picture: np.ndarray | None = None
         self._last_driver: np.ndarray | None = None
+        self._last_write = 0.0
         self._last_status = 0.0
         self._state_text = ""
-        self._error: BaseException | None = None
-        lossless = options.lossless
-        if lossless is None:
-            lossless = not getattr(source, "is_live", False)
-        self.lossless = lossless
 
     # --- control -----------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -206,7 +174,7 @@ class LivePipeline:
     def stopping(self) -> bool:
         return self._stop.is_set() or self.controls.quit
 
-    # --- the tracking half -------------------------------------------------------------------
+    # --- camera ------------------------------------------------------------------------------
     def _take(self, timeout: float):
         """Read one frame; returns a Frame, None (nothing yet) or END.
 
@@ -215,108 +183,118 @@ class LivePipeline:
         """
         frame = self.source.read(timeout=timeout)
         if frame is None:
-            if getattr(self.source, "finished", False) and not getattr(self.source, "is_live", False):
-                return END
-            return None
+            return END if self.source.finished and not self.source.is_live else None
         if not self.lossless:
-            due = self._last_taken + 0.75 / self.options.fps
-            if frame.capture_time < due:
+            if frame.capture_time < self._last_taken + 0.75 / self.options.fps:
                 self.telemetry.counters.dropped += 1
                 return None
             self._last_taken = frame.capture_time
         return frame
 
-    def prepare(self, frame) -> Work:
-        """capture → track → smooth → retarget (+presence) → features/encode for one frame."""
-        got = time.monotonic()
-        clock = FrameClock(frame.index, frame.capture_time)
-        clock.mark("capture", frame.capture_time, got)
+    # --- the first half: track → smooth → retarget → encode --------------------------------
+    def prepare(self, frame: Frame) -> Work:
+        st, c, t = self.stages, self.controls, frame.capture_time
+        clock = FrameClock(frame.index, t)
+        clock.mark("capture", t, time.monotonic())
         self.telemetry.counters.frames_in += 1
         work = Work(frame.image, clock)
-        st = self.stages
-        if self.options.passthrough:
-            return work
-        c = self.controls
+        if st.tracker is None:
+            return work                                   # the camera alone (bench baseline)
         if c.recalibrate:
-            c.recalibrate = False
-            if st.smoother is not None:
-                st.smoother.reset()
-            if st.compositor is not None:
-                st.compositor.set_reference(None)
-            if st.on_recalibrate is not None:
-                st.on_recalibrate()
-        # track (or reuse the last result when --track-fps skips this frame)
+            self._recalibrate()
+
         with clock.stage("track"):
-            t = frame.capture_time
             due = (self.options.track_fps <= 0 or self._last_track_t is None
                    or t - self._last_track_t >= 1.0 / self.options.track_fps - 1e-3)
             if due:
-                result = st.tracker.track(frame.image, frame.index, frame.capture_time)
-                self._last_track_t = t
-                self._last_face = result.face
-                face = result.face
-            else:
+                face = st.tracker.track(frame.image, frame.index, t).face
+                self._last_track_t, self._last_face = t, face
+            else:                                         # --track-fps: reuse the last result
                 clock.tracked = False
                 face = self._last_face
         if face is not None:
             self.telemetry.counters.faces += 1
-            work.raw_blendshapes = face.blendshapes
+
         with clock.stage("smooth"):
             if st.smoother is not None and due:
                 st.smoother.enabled = c.smoothing
                 face = st.smoother(face, t)
                 self._last_face = face
+
         with clock.stage("retarget"):
             # Called without a face too (None in, None out): a pending neutral capture sees the gap.
-            retargeted = st.retarget(face, frame.capture_time) if st.retarget is not None else None
+            target_face = st.retarget.process(face, t) if st.retarget is not None else None
+            self._report_events()
             motion = None
-            if face is not None and st.compositor is not None and c.mode == "portrait":
+            if face is not None and c.mode == "portrait":
                 motion = st.compositor.head_motion(face.landmarks_px)
-            if st.presence is not None:
-                retargeted, motion, state = st.presence.update(retargeted, motion, t)
+            if st.presence is not None:                   # hold, ease to neutral, idle
+                target_face, motion, state = st.presence.update(target_face, motion, t)
             else:
-                state = PresenceState.TRACKING if retargeted is not None else PresenceState.IDLE
+                state = PresenceState.TRACKING if target_face is not None else PresenceState.IDLE
+
         with clock.stage("encode"):
-            work.code = st.encode(retargeted) if retargeted is not None else None
+            if target_face is not None and st.encoder is not None:
+                work.code = st.encoder.encode(target_face)
         work.face, work.motion, work.state = face, motion, state
         return work
 
-    # --- the rendering half ------------------------------------------------------------------
+    def _recalibrate(self) -> None:
+        st = self.stages
+        self.controls.recalibrate = False
+        if st.smoother is not None:
+            st.smoother.reset()
+        st.compositor.set_reference(None)
+        if st.retarget is not None:
+            st.retarget.recalibrate()
+        if st.presence is not None:
+            st.presence.reset()
+
+    def _report_events(self) -> None:
+        if self.stages.retarget is not None:
+            for event in self.stages.retarget.poll_events():
+                if self.on_event is not None:
+                    self.on_event(event.message)
+
+    # --- the second half: decode → composite → label → sinks -------------------------------
     def render(self, work: Work) -> None:
         st, c, clock = self.stages, self.controls, work.clock
         with clock.stage("decode"):
             crop = None
             if work.code is not None and st.decoder is not None and not c.reveal:
                 crop = st.decoder.run(work.code)
-                gpu = getattr(st.decoder, "last_gpu_ms", None)
-                if gpu is not None:
-                    clock.gpu_ms = gpu
+                if st.decoder.last_gpu_ms is not None:
+                    clock.gpu_ms = st.decoder.last_gpu_ms
         with clock.stage("composite"):
-            out = self._composite(work, crop)
-            if st.label is not None and c.label:
-                st.label.apply(out)
-        self._last_output = out
-        self._last_driver = work.image
-        self._write(out, work.image, clock, work.state)
+            if st.decoder is None:                        # nothing rendered: the camera picture
+                picture = st.compositor.driver_only(work.image)
+            else:
+                picture = self.compositing.composite(work.image, work.face, crop, work.motion, c)
+        self._last_picture, self._last_driver = picture, work.image
+        sent = self._write(picture, work.image, clock, work.state)
         if self.on_frame is not None:
-            self.on_frame(out, work)
+            self.on_frame(sent, work)
 
-    def _composite(self, work: Work, crop: np.ndarray | None) -> np.ndarray:
-        comp = self.stages.compositor
-        if self.options.passthrough or self.controls.reveal or comp is None:
-            if comp is None:
-                return work.image.copy()
-            return comp.driver_only(work.image)
-        if crop is None:
-            return comp.plate() if self.controls.mode == "portrait" else comp.driver_only(work.image)
-        if self.controls.mode == "paste":
-            if work.face is not None:
-                self._paste_at = work.face.landmarks_px
-            if self._paste_at is None:
-                return comp.driver_only(work.image)   # no face seen yet: nowhere to paste
-            # Face lost: keep pasting (held / idle face) where it was last seen.
-            return comp.paste(crop, work.image, self._paste_at)
-        return comp.portrait(crop, work.motion)
+    def _write(self, picture: np.ndarray, driver: np.ndarray | None, clock: FrameClock | None,
+               state: PresenceState | None, lost: bool = False) -> np.ndarray:
+        """label → sinks, timed as the "sink" stage; then the preview's save key."""
+        start = time.monotonic()
+        self._state_text = self._state_label(state, lost)
+        info = self._overlay_info() if self.outputs.has_overlay else None
+        sent = self.outputs.write(picture, driver, info, self.controls)
+        done = time.monotonic()
+        self._last_write = done
+        if clock is not None:
+            clock.mark("sink", start, done)
+            self.telemetry.record(clock, done)
+        else:
+            self.telemetry.counters.frames_out += 1
+        if self.controls.save:
+            self.controls.save = False
+            if self.on_save is not None:
+                self.on_save(self.controls)
+        self._maybe_status(done)
+        return sent
 
     def _state_label(self, state: PresenceState | None, lost: bool) -> str:
         if lost:
@@ -325,57 +303,14 @@ class LivePipeline:
             return "REAL CAMERA (reveal)"
         if state is PresenceState.HOLD or state is PresenceState.IDLE:
             return "no face"
-        hint = self.stages.feedback() if self.stages.feedback is not None else None
-        return hint or ""
-
-    def _write(self, out: np.ndarray, driver: np.ndarray | None, clock: FrameClock | None,
-               state: PresenceState | None, lost: bool = False) -> None:
-        start = time.monotonic()
-        self._state_text = self._state_label(state, lost)
-        info = None
-        for b in self.outputs:
-            if b.view == "output":
-                b.sink.write(out)
-                continue
-            if info is None:
-                info = self._overlay_info()
-            if b.view == "preview":
-                view = cv2.flip(out, 1) if self.controls.mirror_preview else out.copy()
-                draw_overlay(view, info)
-            else:
-                view = side_by_side(driver if driver is not None else out, out)
-                draw_overlay(view, info)
-            b.sink.write(view)
-            self._handle_key(b.sink)
-        done = time.monotonic()
-        self._last_write = done
-        if clock is not None:
-            clock.mark("sink", start, done)
-            self.telemetry.record(clock, done)
-        else:
-            self.telemetry.counters.frames_out += 1
-        self._maybe_status(done)
+        retarget = self.stages.retarget
+        return (retarget.feedback if retarget is not None else None) or ""
 
     def _overlay_info(self) -> OverlayInfo:
-        tel = self.telemetry
+        tel, c = self.telemetry, self.controls
         return OverlayInfo(fps=tel.recent_fps(), e2e_ms=tel.recent_e2e_ms(),
                            engine=self.stages.engine_name, state=self._state_text,
-                           mode=self.controls.mode, smoothing=self.controls.smoothing,
-                           label=self.controls.label)
-
-    def _handle_key(self, sink: Sink) -> None:
-        key = getattr(sink, "last_key", -1)
-        if getattr(sink, "window_closed", False):
-            self.controls.quit = True
-            return
-        if key is None or key < 0:
-            return
-        from .overlay import apply_key
-        apply_key(self.controls, key & 0xFF)
-        if self.controls.save:
-            self.controls.save = False
-            if self.on_save is not None:
-                self.on_save(self.controls)
+                           mode=c.mode, smoothing=c.smoothing, label=c.label)
 
     def _maybe_status(self, now: float) -> None:
         interval = self.options.status_interval_s
@@ -385,43 +320,36 @@ class LivePipeline:
 
     def _fill_gap(self, last_real: float) -> None:
         """A live source delivered nothing since ``last_real``: keep the sinks fed at the output
-        rate with the last output, marked "camera lost" once the source reports it (or after
+        rate with the last picture, marked "camera lost" once the source reports it (or after
         ``lost_after_s``), so call apps never see the virtual camera stall or vanish."""
-        if not getattr(self.source, "is_live", False):
+        if not self.source.is_live:
             return
         now = time.monotonic()
         gap = now - last_real
         if gap < self.options.fill_after_s or now - self._last_write < 0.9 / self.options.fps:
             return
-        lost = bool(getattr(self.source, "camera_lost", False)) or gap >= self.options.lost_after_s
-        base = self._last_output
-        if base is None:
-            comp = self.stages.compositor
-            base = comp.plate() if comp is not None else None
-            if base is None:
-                return
-        frame = base.copy()
+        lost = self.source.camera_lost or gap >= self.options.lost_after_s
+        base = self._last_picture if self._last_picture is not None else self.stages.compositor.plate()
+        picture = base.copy()
         if lost:
-            draw_banner(frame, "camera lost - reconnecting")
+            draw_banner(picture, "camera lost - reconnecting")
         self.telemetry.counters.repeats += 1
-        self._write(frame, self._last_driver, None, None, lost=lost)
+        self._write(picture, self._last_driver, None, None, lost=lost)
 
     # --- schedules ---------------------------------------------------------------------------
     def run(self) -> Telemetry:
-        stats = getattr(self.source, "stats", None)
+        stats = self.source.stats
         # Frames the grabber dropped while the stages were loading are not the pipeline's.
-        drops_before = int(getattr(stats, "frames_dropped", 0)) if stats is not None else 0
+        drops_before = stats.frames_dropped
         self.telemetry.start()
         try:
-            if self.options.mode == "overlapped" and not self.options.passthrough:
+            if self.options.mode == Schedule.OVERLAPPED and self.stages.tracker is not None:
                 self._run_overlapped()
             else:
                 self._run_serial()
         finally:
             self.telemetry.stop()
-            if stats is not None:
-                self.telemetry.counters.source_dropped = (
-                    int(getattr(stats, "frames_dropped", 0)) - drops_before)
+            self.telemetry.counters.source_dropped = stats.frames_dropped - drops_before
         if self._error is not None:
             raise self._error
         return self.telemetry
@@ -489,3 +417,7 @@ class LivePipeline:
             handoff.close()
             thread.join(timeout=5.0)
             self.telemetry.counters.dropped += handoff.dropped
+
+
+__all__ = ["Controls", "END", "Handoff", "LivePipeline", "PipelineOptions", "Schedule", "SinkBinding",
+           "Stages", "View", "Work"]

@@ -17,12 +17,11 @@ from enum import Enum
 import numpy as np
 
 from latentcam.facekit.blendshapes import INDEX
+from latentcam.facekit.landmarks import LEFT_LID_PAIRS, RIGHT_LID_PAIRS
 
-# Upper-lid → lower-lid landmark pairs (MediaPipe mesh) for synthetic blinks.
-_RIGHT_LIDS = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153), (157, 154), (173, 155))
-_LEFT_LIDS = ((466, 249), (388, 390), (387, 373), (386, 374), (385, 380), (384, 381), (398, 382))
-_UPPER = np.array([u for u, _ in _RIGHT_LIDS + _LEFT_LIDS])
-_LOWER = np.array([d for _, d in _RIGHT_LIDS + _LEFT_LIDS])
+# Upper-lid → lower-lid landmark pairs for synthetic blinks.
+_UPPER = np.array([u for u, _ in RIGHT_LID_PAIRS + LEFT_LID_PAIRS])
+_LOWER = np.array([d for _, d in RIGHT_LID_PAIRS + LEFT_LID_PAIRS])
 _BLINK = np.array([INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]])
 
 

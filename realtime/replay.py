@@ -15,30 +15,30 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from latentcam.facekit.sources import FileOptions, VideoFileSource
+
 from .composite import cover_resize
 
 
 def load_clip(path: Path, size: tuple[int, int] | None = None, max_frames: int | None = None,
               skip: int = 0) -> tuple[list[np.ndarray], float]:
     """The frames of ``path`` after the first ``skip`` (optionally cover-resized to ``size``)
-    and the clip's fps."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"cannot open video {path}")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    for _ in range(max(0, skip)):
-        if not cap.grab():
-            break
+    and the clip's fps. Read through ``facekit.sources.VideoFileSource`` (its errors say what
+    is wrong with the file)."""
     frames: list[np.ndarray] = []
-    while max_frames is None or len(frames) < max_frames:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(cover_resize(img, *size) if size else img)
-    cap.release()
-    if not frames:
-        raise ValueError(f"{path} has no readable frames")
-    return frames, float(fps)
+    with VideoFileSource(path, FileOptions(start=max(0, skip))) as source:
+        while max_frames is None or len(frames) < max_frames:
+            frame = source.read()
+            if frame is None:
+                break
+            frames.append(cover_resize(frame.image, *size) if size else frame.image)
+        return frames, source.info.fps
+
+
+def clip_frame_count(path: Path) -> int:
+    """Frames in ``path`` according to its header."""
+    with VideoFileSource(path) as source:
+        return source.info.frame_count or 0
 
 
 class ReplayDevice:
@@ -101,14 +101,17 @@ class FramesSource:
     """Every frame of an in-memory clip, as fast as the consumer reads (lossless, not live)."""
 
     is_live = False
+    camera_lost = False
 
     def __init__(self, frames: list[np.ndarray], total: int):
-        from latentcam.facekit.sources import SourceStats
+        from latentcam.facekit.sources import SourceInfo, SourceStats
 
         self.frames = frames
         self.total = total
         self.i = 0
         self.stats = SourceStats()
+        h, w = frames[0].shape[:2]
+        self.info = SourceInfo("memory", "frames in memory", w, h, 30.0, total)
 
     @property
     def finished(self) -> bool:

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import Callable
 
 import cv2
-import numpy as np
 
 from .composite import Compositor
 from .config import LiveConfig
 from .label import SyntheticLabel
-from .pipeline import Controls, LivePipeline, PipelineOptions, SinkBinding, Stages
+from .overlay import Controls
+from .pipeline import LivePipeline, PipelineOptions, Schedule
+from .stages import SinkBinding, Stages
 from .presence import NeutralFace, Presence
-from .sinks import SinkOptions, open_sink
+from .sinks import PreviewSink, SinkOptions, open_sink
 from .smoothing import FaceSmoother
-from .target import ExpressionEncoder, LiveTarget, load_live_target
+from .target import ExpressionEncoder, LiveTarget, load_live_target, make_retargeter
 from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 #: development machine (serial: when another process takes a core, the two overlapped threads
 #: fight for the remaining one and its p99 triples); ``latentcam bench`` records its own
 #: machine's pick (``mode_choice_path``), which ``--mode auto`` prefers.
-DEFAULT_MODE = "serial"
+DEFAULT_MODE = Schedule.SERIAL
 
 
 def mode_choice_path() -> Path:
@@ -42,17 +43,14 @@ def mode_choice_path() -> Path:
     return Path(platformdirs.user_cache_dir("latentcam")) / "pipeline_mode.json"
 
 
-def resolve_mode(mode: str) -> str:
+def resolve_mode(mode: str) -> Schedule:
     """'auto' → the bench's pick on this machine if recorded, else ``DEFAULT_MODE``."""
     if mode != "auto":
-        return mode
+        return Schedule(mode)
     try:
-        data = json.loads(mode_choice_path().read_text())
-        if data.get("mode") in ("serial", "overlapped"):
-            return data["mode"]
-    except (OSError, ValueError):
-        pass
-    return DEFAULT_MODE
+        return Schedule(json.loads(mode_choice_path().read_text()).get("mode"))
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_MODE
 
 
 def configure_threads(opencv_threads: int) -> None:
@@ -81,14 +79,6 @@ def resolve_engine(name: str) -> str:
     return "auto" if has_gpu else "onnxruntime"
 
 
-def target_geometry(target: LiveTarget):
-    from latentcam.calibration import TargetGeometry
-
-    return TargetGeometry(neutral_points=target.neutral_points, pose_min=target.pose_min,
-                          pose_max=target.pose_max, neutral_pose=target.neutral_pose,
-                          neutral_blendshapes=target.neutral_blendshapes)
-
-
 def retarget_options(config: LiveConfig):
     """``RetargetOptions`` from the ``[retarget]`` settings."""
     from latentcam.calibration import RetargetMode, RetargetOptions
@@ -99,28 +89,17 @@ def retarget_options(config: LiveConfig):
                            invert_roll=r.invert_roll)
 
 
-def make_encode(encoder: ExpressionEncoder) -> Callable:
-    from latentcam.latent.features import expression_features
-
-    def encode(face) -> np.ndarray:
-        return encoder(expression_features(face.points, face.blendshapes, face.pose))
-
-    return encode
-
-
 @dataclass
 class Built:
     stages: Stages
     target: LiveTarget
-    retargeter: object | None
-    engine: str
 
 
 def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None = None,
                  passthrough: bool = False, output_size: tuple[int, int] | None = None,
                  on_event: Callable[[str], None] | None = None) -> Built:
-    """Open every stage object (closed by ``stack``)."""
-    from latentcam.calibration import CalibrationProfile, Retargeter
+    """Open every stage object (closed by ``stack``). ``passthrough``: only composite and label
+    (the camera picture straight to the sinks: the bench's baseline)."""
     from latentcam.engines import BackendOptions, load_backend
     from latentcam.engines.model import DecoderModel
     from latentcam.facekit.tracker import FaceTracker
@@ -131,42 +110,25 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
                             plate=target.plate, plate_to_crop=target.plate_to_crop)
     label = SyntheticLabel(config.label)
     if passthrough:
-        stages = Stages(compositor=compositor, label=label, engine_name="passthrough")
-        return Built(stages, target, None, "passthrough")
+        return Built(Stages(compositor=compositor, label=label), target)
     tracker = stack.enter_context(FaceTracker())
-    profile = CalibrationProfile.load(config.profile) if config.profile else None
-    retargeter = Retargeter(profile, target_geometry(target), retarget_options(config))
-    if profile is None and on_event is not None:
+    retargeter = make_retargeter(target, config.profile, retarget_options(config))
+    if retargeter.profile is None and on_event is not None:
         on_event("no calibration profile: self-calibrating from the first still, frontal second "
                  "(look at the camera with a relaxed face)")
     encoder = ExpressionEncoder(target.encoder_onnx, config.engine.encoder_threads)
     stack.callback(encoder.close)
-    engine = resolve_engine(config.engine.name)
     model = DecoderModel.from_bundle(target.bundle)
-    decoder = load_backend(engine, model, BackendOptions(threads=config.engine.threads,
-                                                         precision=config.engine.precision,
-                                                         verbose=on_event is not None))
+    decoder = load_backend(resolve_engine(config.engine.name), model,
+                           BackendOptions(threads=config.engine.threads, precision=config.engine.precision,
+                                          verbose=on_event is not None))
     stack.callback(decoder.close)
     neutral = NeutralFace(target.neutral_points, target.neutral_pose, target.neutral_blendshapes)
-    presence = Presence(neutral, config.presence, target.crop_size)
-
-    def retarget(face, t):
-        out = retargeter.process(face, t)
-        if on_event is not None:
-            for event in retargeter.poll_events():
-                on_event(event.message)
-        return out
-
-    def recalibrate():
-        retargeter.recalibrate()
-        presence.reset()
-
-    stages = Stages(tracker=tracker, smoother=FaceSmoother(config.smoothing), retarget=retarget,
-                    presence=presence, encode=make_encode(encoder), decoder=decoder,
-                    compositor=compositor, label=label,
-                    engine_name=f"{decoder.name} {decoder.precision} {decoder.device}",
-                    on_recalibrate=recalibrate, feedback=lambda: retargeter.feedback)
-    return Built(stages, target, retargeter, decoder.name)
+    stages = Stages(compositor=compositor, label=label, tracker=tracker,
+                    smoother=FaceSmoother(config.smoothing), retarget=retargeter,
+                    presence=Presence(neutral, config.presence, target.crop_size),
+                    encoder=encoder, decoder=decoder)
+    return Built(stages, target)
 
 
 def open_live_source(config: LiveConfig, on_event: Callable[[str], None] | None = None):
@@ -181,8 +143,9 @@ def open_live_source(config: LiveConfig, on_event: Callable[[str], None] | None 
 
 
 def open_outputs(config: LiveConfig, stack: ExitStack, extra: list[SinkBinding] = (),
-                 record_view: str = "output") -> list[SinkBinding]:
-    """The sinks the config asks for (virtual camera, recording, preview) plus ``extra``."""
+                 record_view: str = "output", controls: Controls | None = None) -> list[SinkBinding]:
+    """The sinks the config asks for (virtual camera, recording, preview) plus ``extra``; the
+    preview's keys change ``controls``."""
     o = config.output
     width, height = o.width_height
     outputs: list[SinkBinding] = []
@@ -197,7 +160,7 @@ def open_outputs(config: LiveConfig, stack: ExitStack, extra: list[SinkBinding] 
         outputs.append(SinkBinding(sink, record_view))
     outputs.extend(extra)
     if o.preview:
-        sink = stack.enter_context(open_sink("preview", SinkOptions(width, height, o.fps)))
+        sink = stack.enter_context(PreviewSink(SinkOptions(width, height, o.fps), controls))
         outputs.append(SinkBinding(sink, "preview"))
     if not outputs:
         sink = stack.enter_context(open_sink("null", SinkOptions(width, height, o.fps)))
@@ -223,7 +186,7 @@ def config_with_controls(config: LiveConfig, controls: Controls) -> LiveConfig:
 
 
 def pipeline_options(config: LiveConfig, mode: str | None = None, **kw) -> PipelineOptions:
-    return PipelineOptions(mode=mode or resolve_mode(config.pipeline.mode), fps=config.output.fps,
+    return PipelineOptions(mode=resolve_mode(mode or config.pipeline.mode), fps=config.output.fps,
                            track_fps=config.pipeline.track_fps,
                            status_interval_s=config.pipeline.status_interval_s, **kw)
 
@@ -243,13 +206,13 @@ def run_live(config: LiveConfig, *, source=None, extra_outputs: list[SinkBinding
         if source is None:
             source = open_live_source(config, on_event=on_event)
         stack.enter_context(source)
-        outputs = open_outputs(config, stack, list(extra_outputs), record_view)
-        built = build_stages(config, stack, target=target, on_event=on_event)
         controls = controls_from(config)
+        outputs = open_outputs(config, stack, list(extra_outputs), record_view, controls)
+        built = build_stages(config, stack, target=target, on_event=on_event)
         pipeline = LivePipeline(source, built.stages, outputs,
                                 pipeline_options(config, mode, max_frames=max_frames),
-                                controls=controls, on_status=on_status, on_frame=on_frame,
-                                on_save=on_save)
+                                controls=controls, on_status=on_status, on_event=on_event,
+                                on_frame=on_frame, on_save=on_save)
         if on_pipeline is not None:
             on_pipeline(pipeline)
         telemetry = pipeline.run()

@@ -19,9 +19,13 @@ from typing import Callable
 
 import cv2
 import numpy as np
+from latentcam.facekit.errors import LatentcamError
+from latentcam.facekit.video_writer import VideoFileWriter, VideoWriteError
+
+from .overlay import Controls, apply_key
 
 
-class SinkError(RuntimeError):
+class SinkError(LatentcamError, RuntimeError):
     """A sink cannot be opened or written; the message says what to do."""
 
 
@@ -133,17 +137,11 @@ class VideoFileSink(Sink):
             raise SinkError("the file sink needs a path (e.g. --record out.mp4)")
         self.options = options
         self.path = Path(options.path)
-        if self.path.suffix.lower() not in (".mp4", ".m4v", ".mov", ".avi", ".mkv"):
-            raise SinkError(f"cannot record to {self.path}: use a .mp4 (or .mov/.mkv/.avi) file name")
-        if not self.path.parent.exists():
-            raise SinkError(f"cannot record to {self.path}: folder {self.path.parent} does not exist")
-        fourcc = cv2.VideoWriter_fourcc(*options.fourcc)
-        self._writer = cv2.VideoWriter(str(self.path), fourcc, float(options.fps),
-                                       (options.width, options.height))
-        if not self._writer.isOpened():
-            self._writer.release()
-            raise SinkError(f"OpenCV could not open {self.path} for writing with codec "
-                            f"{options.fourcc!r}; check the folder is writable and the name ends in .mp4")
+        try:
+            self._writer = VideoFileWriter(self.path, options.fps, (options.width, options.height),
+                                           fourcc=options.fourcc)
+        except VideoWriteError as exc:
+            raise SinkError(str(exc), hint="pass --record PATH.mp4 in an existing, writable folder") from None
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_frames))
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="latentcam-record", daemon=True)
@@ -172,7 +170,7 @@ class VideoFileSink(Sink):
     def _close(self) -> None:
         self._queue.put(None)
         self._thread.join()
-        self._writer.release()
+        self._writer.close()
         self._raise_pending()
 
 
@@ -212,6 +210,53 @@ class VirtualCameraSink(Sink):
         self._camera.close()
 
 
+class DeviceCopyBackend:
+    """A pyvirtualcam backend that does what the real ones do with a frame, minus the device:
+    converts the BGR frame to the device's YUV format (I420, as the v4l2loopback and OBS backends
+    convert with libyuv) and copies it into a device-sized buffer (the ``write()`` into
+    v4l2loopback, the shared-memory copy into OBS). ``latentcam bench`` sends through it so the
+    end-to-end figure includes what a virtual-camera write costs on a machine without the device.
+    """
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw):
+        self.width, self.height = width, height
+        self._device = np.empty((height * 3 // 2, width), np.uint8)   # one I420 frame
+        self.frames_sent = 0
+
+    def send(self, frame: np.ndarray) -> None:
+        bgr = frame.reshape(self.height, self.width, 3)
+        np.copyto(self._device, cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420))
+        self.frames_sent += 1
+
+    def close(self) -> None:
+        pass
+
+    def device(self) -> str:
+        return "device-copy stand-in (no virtual camera device)"
+
+    def native_fourcc(self) -> int | None:
+        import pyvirtualcam
+
+        return int(pyvirtualcam.PixelFormat.I420)
+
+
+DEVICE_COPY_BACKEND = "latentcam-device-copy"
+
+
+class VirtualCameraStandIn(VirtualCameraSink):
+    """The real pyvirtualcam front end (``Camera``: shape checks, format handling, ``send``) into
+    ``DeviceCopyBackend``: a virtual-camera write's cost without a virtual-camera device."""
+
+    name = "virtual-cam-standin"
+
+    def __init__(self, options: SinkOptions = SinkOptions()):
+        import pyvirtualcam
+        from dataclasses import replace
+
+        pyvirtualcam.register_backend(DEVICE_COPY_BACKEND, DeviceCopyBackend)
+        super().__init__(replace(options, backend=DEVICE_COPY_BACKEND, device=None))
+
+
 def display_available() -> bool:
     """Whether a window can be opened (X11/Wayland on Linux; always assumed elsewhere)."""
     if sys.platform.startswith("linux"):
@@ -220,13 +265,15 @@ def display_available() -> bool:
 
 
 class PreviewSink(Sink):
-    """An OpenCV window. ``last_key`` holds the key pressed during the last write (or -1);
-    ``window_closed`` becomes True when the user closes the window."""
+    """An OpenCV window that handles its own keys: a key pressed during a write changes
+    ``controls`` (``overlay.KEYS``: recalibrate, reveal, label, …) and closing the window sets
+    ``controls.quit``. ``last_key`` holds the last key code (or -1)."""
 
     name = "preview"
 
-    def __init__(self, options: SinkOptions = SinkOptions()):
+    def __init__(self, options: SinkOptions = SinkOptions(), controls: Controls | None = None):
         super().__init__()
+        self.controls = controls if controls is not None else Controls()
         if not display_available():
             raise SinkError("cannot open a preview window: no display (DISPLAY/WAYLAND_DISPLAY is "
                             "not set). Run without --preview, or use --record out.mp4 to see the output.")
@@ -248,6 +295,16 @@ class PreviewSink(Sink):
             self.window_closed = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
         except cv2.error:
             self.window_closed = True
+        self.handle_key(self.last_key)
+
+    def handle_key(self, key: int) -> str | None:
+        """Apply a key code (or the window closing) to ``controls``; returns the action."""
+        if self.window_closed:
+            self.controls.quit = True
+            return "quit"
+        if key is None or key < 0:
+            return None
+        return apply_key(self.controls, key & 0xFF)
 
     def _close(self) -> None:
         try:
@@ -261,6 +318,7 @@ SINKS: dict[str, Callable[[SinkOptions], Sink]] = {
     "null": NullSink,
     "file": VideoFileSink,
     "virtual-cam": VirtualCameraSink,
+    "virtual-cam-standin": VirtualCameraStandIn,
     "preview": PreviewSink,
 }
 

@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from latentcam.facekit.blendshapes import NUM_BLENDSHAPES
+from latentcam.latent.bundle import TargetBundle
+from latentcam.facekit.errors import LatentcamError
 
 
-class TargetError(RuntimeError):
+class TargetError(LatentcamError, RuntimeError):
     """The target cannot be used live; the message says what to do."""
 
 
@@ -29,7 +31,7 @@ def default_target_dir() -> Path:
 class LiveTarget:
     name: str
     directory: Path
-    bundle: object                   # latent.bundle.TargetBundle
+    bundle: TargetBundle
     encoder_onnx: Path
     decoder_onnx: Path
     crop_size: int                   # S of the decoder's (S, S, 4) output
@@ -44,7 +46,7 @@ class LiveTarget:
 
 
 def load_live_target(directory: Path | str | None = None) -> LiveTarget:
-    from latentcam.latent.bundle import BundleError, TargetBundle
+    from latentcam.latent.bundle import BundleError
 
     path = Path(directory) if directory else default_target_dir()
     if directory is None and not (path / "manifest.json").is_file():
@@ -85,19 +87,32 @@ def load_live_target(directory: Path | str | None = None) -> LiveTarget:
         plate_to_crop=plate_to_crop)
 
 
+def target_geometry(target: LiveTarget):
+    """The retargeter's view of ``target`` (``calibration.TargetGeometry``), read from the bundle
+    manifest with its pose range, neutral face and expression / blendshape ranges. ``live`` and
+    ``eval`` both build it here, so what ``eval`` measures is what ``live`` does."""
+    from latentcam.calibration import TargetGeometry
+
+    return TargetGeometry.from_manifest(target.bundle.manifest)
+
+
+def make_retargeter(target: LiveTarget, profile: Path | str | None, options):
+    """``calibration.Retargeter`` onto ``target``: with the saved profile, or self-calibrating
+    when ``profile`` is None. The one place live and eval build it."""
+    from latentcam.calibration import CalibrationProfile, Retargeter
+
+    loaded = CalibrationProfile.load(profile) if profile else None
+    return Retargeter(loaded, target_geometry(target), options)
+
+
 class ExpressionEncoder:
     """``encoder.onnx`` on ONNX Runtime: features (F,) → code (1, Z) float32 (the VAE mean)."""
 
     def __init__(self, path: Path, threads: int = 1):
-        import onnxruntime as ort
+        from latentcam.latent.onnx_session import cpu_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, threads)
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self._session = cpu_session(path, max(1, threads))
         except Exception as exc:  # onnxruntime raises its own exception types
             raise TargetError(f"cannot load the expression encoder {path}: {exc}. "
                               "Re-export the target bundle.") from exc
@@ -112,6 +127,13 @@ class ExpressionEncoder:
             raise ValueError(f"encoder expects {self.feature_size} features, got {x.shape[1]}")
         return np.ascontiguousarray(self._session.run([self._output], {self._input: x})[0],
                                     dtype=np.float32)
+
+    def encode(self, face) -> np.ndarray:
+        """A retargeted face (``calibration.RetargetedFace``: points, blendshapes, pose) → code
+        (1, Z): the features are built by the same function as in training."""
+        from latentcam.latent.features import expression_features
+
+        return self(expression_features(face.points, face.blendshapes, face.pose))
 
     def close(self) -> None:
         self._session = None

@@ -58,10 +58,6 @@ class FrameClock:
         finally:
             self.mark(name, start, time.monotonic())
 
-    def duration_ms(self, stage: str) -> float:
-        i = _STAGE_INDEX[stage]
-        return (self.ends[i] - self.starts[i]) * 1000.0
-
 
 def percentiles(values: np.ndarray, qs=(50, 95, 99)) -> dict[str, float]:
     v = np.asarray(values, dtype=np.float64)

@@ -9,19 +9,13 @@ import typer
 from typer.testing import CliRunner
 
 from latentcam.calibration import CalibrationProfile
-from latentcam.calibration import commands
 
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    app = typer.Typer()
-    commands.register(app)
+    from latentcam.cli import build_app
 
-    @app.command("noop", hidden=True)   # keeps typer in multi-command mode: `app calibrate ...`
-    def _noop() -> None:
-        pass
-
-    return app
+    return build_app()      # errors reach the CLI's one handler, as for a user
 
 
 def _run(app, *args):

@@ -43,9 +43,10 @@ def test_track_reports_no_face_fraction(testdata, tmp_path):
 
 def test_track_missing_file_and_missing_camera_are_clear_errors(tmp_path):
     proc = run_cli("track", str(tmp_path / "missing.mp4"))
-    assert proc.returncode == 2 and "video file not found" in proc.stdout
+    assert proc.returncode == 2 and "error: video file not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
     proc = run_cli("track", "9", timeout=30)
-    assert proc.returncode == 2 and "cannot open camera 9" in proc.stdout
+    assert proc.returncode == 2 and "cannot open camera 9" in proc.stderr
 
 
 def test_doctor_checks_the_face_model_and_names_fixes():
@@ -55,6 +56,17 @@ def test_doctor_checks_the_face_model_and_names_fixes():
     assert "face model" in proc.stdout and "sha256 ok" in proc.stdout
     # no camera and no loopback device on CI machines: the fix is named
     assert "v4l2loopback" in proc.stdout
+
+
+def test_doctor_lists_every_decoder_engine():
+    from latentcam.doctor import check_engines
+    from latentcam.engines import backend_names
+
+    checks = {c.name: c for c in check_engines()}
+    assert set(checks) == {f"engine {name}" for name in backend_names()}
+    assert checks["engine onnxruntime"].ok is True
+    # absent engines say why (GPU backends on a machine without one)
+    assert all(c.detail for c in checks.values())
 
 
 def test_devices_says_how_to_create_a_virtual_camera():

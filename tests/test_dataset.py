@@ -131,7 +131,7 @@ def test_cli_prepare_and_errors(tmp_path, single_face_clip, testdata):
     runner = CliRunner()
     app = build_app()
     res = runner.invoke(app, ["prepare", str(testdata / "no_face.mp4"), "--out", str(tmp_path / "n")])
-    assert res.exit_code == 1 and "no face found" in res.output
+    assert res.exit_code == 2 and "error: no face found" in res.output    # bad input: exit code 2
     res = runner.invoke(app, ["prepare", str(single_face_clip), "--out", str(tmp_path / "s"),
                               "--size", "64", "--every", "4"])
     assert res.exit_code == 0, res.output

@@ -20,7 +20,8 @@ onnx = pytest.importorskip("onnx")
 
 from latentcam.engines import (AllBackendsFailed, BackendOptions, BackendUnavailable, DecoderModel,
                                EngineError, EngineRefused, availability, load_backend)
-from latentcam.engines.backend import WARMUP_TOLERANCE_LEVELS, backend_class
+from latentcam.engines.backend import backend_class
+from latentcam.engines.decoder_backend import WARMUP_TOLERANCE_LEVELS
 from latentcam.engines.export import (FP16_MAX_ABS_ERROR, FP32_MAX_ABS_ERROR, ExportOptions,
                                       check_codes, export_decoder)
 from latentcam.engines.ort_backend import OnnxRuntimeBackend, reference_images
@@ -140,11 +141,13 @@ def test_export_fp32_checked_and_matches_torch(model, tmp_path, reference):
     assert dims == [1, 4, SIZE, SIZE]           # static shapes
 
 
-def test_export_fp16_is_strongly_typed(fp16_export):
+def test_export_fp16_is_strongly_typed(fp16_export, model):
     from onnx import TensorProto
 
     graph = onnx.load(str(fp16_export.path)).graph
     assert fp16_export.max_abs_error <= FP16_MAX_ABS_ERROR
+    # one exporter: the engine graph takes the bundle decoder's I/O names, which engines bind to
+    assert (graph.input[0].name, graph.output[0].name) == (model.input_name, model.output_name)
     assert graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
     assert graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
     assert graph.node[0].op_type == "Cast" and graph.node[-1].op_type == "Cast"
@@ -206,12 +209,12 @@ def test_to_bgra_uint8_rounds_half_up_and_clips():
         to_bgra_uint8(chw[:, :3])
 
 
-def test_fp16_graph_close_to_fp32_torch(fp16_export, reference):
+def test_fp16_graph_close_to_fp32_torch(fp16_export, reference, model):
     import onnxruntime as ort
 
     codes, outs = reference
     session = ort.InferenceSession(str(fp16_export.path), providers=["CPUExecutionProvider"])
-    err = max(float(np.abs(session.run(None, {"code": c})[0] - o).max()) for c, o in zip(codes, outs))
+    err = max(float(np.abs(session.run(None, {model.input_name: c})[0] - o).max()) for c, o in zip(codes, outs))
     assert err <= FP16_MAX_ABS_ERROR
 
 
@@ -402,6 +405,30 @@ def test_build_engine_cli(bundle_dir, tmp_path):
         local = runner.invoke(build_app(), ["build-engine", str(bundle_dir), "--engine", "tensorrt"])
         assert local.exit_code == 1
         assert "pypi.nvidia.com" in local.output or "no GPU" in local.output or "none here" in local.output
+
+
+def test_build_engine_on_the_embedded_target_writes_to_the_user_cache(tmp_path, monkeypatch):
+    """The embedded default target lives in the installed package (site-packages from a wheel):
+    build-engine must not write there, and the backend must find the engines where it wrote."""
+    pytest.importorskip("tensorrt_rtx")
+    from typer.testing import CliRunner
+
+    from latentcam.cli import build_app
+    from latentcam.engines.cache import default_cache_root, prebuilt_dir
+    from latentcam.realtime.target import default_target_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))       # platformdirs' user cache on Linux
+    embedded = default_target_dir()
+    before = sorted(p.name for p in embedded.iterdir())
+    res = CliRunner().invoke(build_app(), ["build-engine", str(embedded), "--engine", "tensorrt-rtx",
+                                           "--arch", "sm_86", "--precision", "fp32"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in embedded.iterdir()) == before   # the package is untouched
+    model = DecoderModel.from_bundle(embedded)
+    where = prebuilt_dir(embedded, model.name, model.sha256)
+    assert where.is_relative_to(default_cache_root().parent) and default_cache_root().is_relative_to(tmp_path)
+    assert (where / "engines.json").is_file() and f"record: {where / 'engines.json'}" in res.output.replace("\n", "")
+    assert prebuilt_dir(tmp_path / "mine", "x", "0" * 64) == tmp_path / "mine" / "engines"   # user bundles ship theirs
 
 
 # --- GPU (skipped here) -----------------------------------------------------------------------

@@ -70,16 +70,50 @@ def test_store_then_load_round_trip(tmp_path, key, real_engine):
     assert [e["key"]["backend"] for e in cache.entries()] == ["tensorrt-rtx"]
 
 
-def test_newer_backend_version_or_other_gpu_misses_and_rebuilds(tmp_path, key, real_engine):
+@pytest.mark.parametrize("change", ["backend_version", "target", "export_format"])
+def test_stale_engine_for_another_version_or_gpu_is_deleted_with_a_warning_and_rebuilt(
+        tmp_path, key, real_engine, change):
+    """README: a stale engine (other TensorRT version or GPU) is deleted with a warning and rebuilt."""
     _, data = real_engine
     cache = EngineCache(tmp_path)
     cache.store(key, data)
-    builds = []
-    for other in (replace(key, backend_version="9.9.9"), replace(key, target="sm_89")):
-        got, built = cache.get_or_build(other, lambda: builds.append(1) or b"rebuilt")
-        assert built and got == b"rebuilt"
-    assert len(builds) == 2
-    assert cache.get_or_build(key, lambda: pytest.fail("must not rebuild a valid engine"))[0] == data
+    now = replace(key, **{change: {"backend_version": "9.9.9", "target": "sm_89",
+                                   "export_format": "other"}[change]})
+    with pytest.warns(RuntimeWarning, match="stale engine"):
+        got, built = cache.get_or_build(now, lambda: b"rebuilt")
+    assert built and got == b"rebuilt"
+    assert not cache.entry_dir(key).exists()                      # the old file is gone
+    assert [e["key"][change] for e in cache.entries()] == [getattr(now, change)]
+    assert cache.get_or_build(now, lambda: pytest.fail("must not rebuild a valid engine"))[0] == b"rebuilt"
+
+
+def test_engines_for_every_local_gpu_are_kept(tmp_path, key, real_engine):
+    _, data = real_engine
+    cache = EngineCache(tmp_path)
+    cache.store(key, data)
+    other_gpu = replace(key, target="sm_89")
+    cache.get_or_build(other_gpu, lambda: b"for the second GPU", keep_targets={"sm_86", "sm_89"})
+    assert cache.load(key) == data and cache.load(other_gpu) == b"for the second GPU"
+    unrelated = replace(key, model_sha256="1" * 64, backend_version="9.9.9")
+    cache.get_or_build(unrelated, lambda: b"another decoder")
+    assert cache.load(key) == data                                 # another decoder's engines stay
+
+
+def test_a_cached_engine_the_runtime_cannot_load_is_deleted_and_rebuilt_not_refused(tmp_path, key, real_engine):
+    """Header fine, deserialisation fails (e.g. a driver change): rebuilt once, with a warning."""
+    _, data = real_engine
+    cache = EngineCache(tmp_path)
+    cache.store(key, b"an engine this runtime rejects")
+    loads = []
+
+    def deserialize(blob):
+        loads.append(blob)
+        return None if blob == b"an engine this runtime rejects" else ("engine", blob)
+
+    with pytest.warns(RuntimeWarning, match="stale engine: the runtime could not load it"):
+        engine, built = cache.open(key, lambda: data, deserialize)
+    assert built and engine == ("engine", data) and len(loads) == 2
+    assert cache.load(key) == data
 
 
 def test_foreign_engine_is_discarded_not_run(tmp_path, key, real_engine):

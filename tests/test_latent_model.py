@@ -309,19 +309,41 @@ def test_eval_cross_and_errors(trained, testdata, tmp_path):
 
 # --- command line ---------------------------------------------------------------------------
 
-def test_cli_eval_explore_and_errors(trained, testdata, tmp_path):
+def test_eval_retargets_onto_the_same_target_geometry_as_live(trained):
+    """One function builds the retargeter's target for live and eval: same manifest ranges."""
+    from latentcam.calibration import TargetGeometry
+    from latentcam.realtime.target import default_target_dir, load_live_target, target_geometry
+    from latentcam.eval_command import calibrated_driver
+
+    for bundle_dir in (trained, default_target_dir()):
+        live = target_geometry(load_live_target(bundle_dir))
+        manifest = load_live_target(bundle_dir).bundle.manifest
+        expected = TargetGeometry.from_manifest(manifest)
+        assert dict(live.blendshape_ranges) == dict(expected.blendshape_ranges)
+        evaluated = calibrated_driver(bundle_dir, None).retargeter.target
+        for field in ("neutral_points", "pose_min", "pose_max", "neutral_pose", "neutral_blendshapes"):
+            np.testing.assert_array_equal(getattr(evaluated, field), getattr(live, field))
+        assert dict(evaluated.blendshape_ranges) == dict(live.blendshape_ranges)
+    # the embedded target has blendshape ranges: live must not drop them
+    assert dict(target_geometry(load_live_target()).blendshape_ranges) == \
+        load_live_target().bundle.manifest["blendshape_ranges"]
+
+
+def test_cli_eval_explore_and_errors(trained, testdata, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from latentcam.cli import build_app
 
     runner = CliRunner()
     app = build_app()
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "cli_eval"
     res = runner.invoke(app, ["eval", str(trained), "--video", str(testdata / "single_face.mp4"),
                               "--mode", "cross", "--frames", "0:10", "--self-calibrate",
-                              "--out", str(out)])
+                              "--out", "cli_eval"])                 # relative: resolved against cwd
     assert res.exit_code == 0, res.output
     assert json.loads((out / "report.json").read_text())["frames_evaluated"] == 10
+    assert f"(in {out.resolve()})" in res.output                  # says where it wrote
     res = runner.invoke(app, ["explore", str(trained), "--out", str(tmp_path / "e.png"),
                               "--directions", "2", "--steps", "3"])
     assert res.exit_code == 0 and (tmp_path / "e.png").is_file(), res.output

@@ -135,8 +135,9 @@ def test_retarget_flags_override_the_toml(tmp_path, monkeypatch):
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(commands, "_run", fake_run)
-    app = typer.Typer()
-    commands.register(app)
+    from latentcam.cli import build_app
+
+    app = build_app()
     runner = CliRunner()
 
     runner.invoke(app, ["live", "--config", str(path)])

@@ -12,7 +12,7 @@ import pytest
 
 from latentcam.realtime.config import LiveConfig, apply_overrides
 from latentcam.realtime.label import SyntheticLabel
-from latentcam.realtime.pipeline import SinkBinding
+from latentcam.realtime.stages import SinkBinding
 from latentcam.realtime.presence import PresenceState
 from latentcam.realtime.session import run_live
 from latentcam.realtime.sinks import SinkOptions, VirtualCameraSink
@@ -177,48 +177,24 @@ def test_long_run_flat_memory_and_latency(target_dir, single_face_clip, n):
     """Thousands of frames: resident memory and latency must not grow."""
     import psutil
 
-    from latentcam.facekit.sources import Frame
+    from latentcam.realtime.replay import FramesSource
 
     clip_frames = ClipCamera.from_clip(single_face_clip, size=(320, 180)).frames
-
-    class SyntheticSource:
-        """Real frames from memory, as fast as the pipeline takes them (lossless)."""
-
-        is_live = False
-        camera_lost = False
-
-        def __init__(self, n):
-            self.n, self.i = n, 0
-
-        @property
-        def finished(self):
-            return self.i >= self.n
-
-        def read(self, timeout=None):
-            if self.i >= self.n:
-                return None
-            img = clip_frames[self.i % len(clip_frames)]
-            self.i += 1
-            return Frame(img, self.i, time.monotonic())
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            pass
 
     proc = psutil.Process()
     rss = {}
     warm = n // 4
 
     def sample(img, work):
-        if work.clock.index in (warm, n):
+        if work.clock.index in (warm, n - 1):
             rss[work.clock.index] = proc.memory_info().rss
 
     cfg = _config(target_dir, **{"output.size": "320x180", "pipeline.track_fps": 10.0})
-    tel, _, _ = run_live(cfg, source=SyntheticSource(n), mode="serial", max_frames=n, on_frame=sample)
+    # real frames from memory, as fast as the pipeline takes them (lossless)
+    tel, _, _ = run_live(cfg, source=FramesSource(clip_frames, n), mode="serial", max_frames=n,
+                         on_frame=sample)
     assert tel.frames == n
-    growth_mb = (rss[n] - rss[warm]) / 2**20
+    growth_mb = (rss[n - 1] - rss[warm]) / 2**20
     assert growth_mb < 15, f"RSS grew by {growth_mb:.1f} MB over {n - warm} frames"
     e2e = tel.e2e_ms()
     early, late = np.median(e2e[warm:2 * warm]), np.median(e2e[-warm:])
@@ -260,11 +236,49 @@ def test_fast_camera_is_thinned_to_the_output_rate(single_face_clip):
     sink = NullSink(SinkOptions(320, 180, 30))
     stages = Stages(compositor=Compositor(CompositeOptions(), 256, (320, 180)), label=SyntheticLabel())
     with source:
-        pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],
-                                PipelineOptions(passthrough=True, fps=30.0),
+        pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],   # no tracker: the camera alone
+                                PipelineOptions(fps=30.0),
                                 stop_when=lambda: device.exhausted)
         tel = pipeline.run()
     s = tel.summary()
     assert 50 <= s["frames"] <= 70, s["frames"]             # ~60 of 120 camera frames
     assert 25 <= s["fps"] <= 35
     assert s["dropped"] + s["source_dropped"] >= 50
+
+
+def test_preview_mirrors_the_picture_but_not_the_label(single_face_clip):
+    """The preview is a mirror; the SYNTHETIC label (like the status overlay) is drawn after the
+    mirror, so it reads the right way round at its configured place, while the output is unmirrored."""
+    from latentcam.realtime.composite import CompositeOptions, Compositor
+    from latentcam.realtime.label import LabelOptions
+    from latentcam.realtime.pipeline import Controls, LivePipeline, PipelineOptions, Stages
+    from latentcam.realtime.replay import FramesSource, load_clip
+    from latentcam.realtime.sinks import NullSink
+
+    class Keep(NullSink):
+        def __init__(self, options):
+            super().__init__(options)
+            self.frames = []
+
+        def _write(self, bgr):
+            super()._write(bgr)
+            self.frames.append(bgr.copy())
+
+    frames, _ = load_clip(single_face_clip, (640, 360), max_frames=3)
+    label = SyntheticLabel(LabelOptions(position="top-right"))
+    stages = Stages(compositor=Compositor(CompositeOptions(), 256, (640, 360)), label=label)
+    out, preview = Keep(SinkOptions(640, 360, 30)), Keep(SinkOptions(640, 360, 30))
+    with FramesSource(frames, 3) as source:
+        LivePipeline(source, stages, [SinkBinding(out, "output"), SinkBinding(preview, "preview")],
+                     PipelineOptions(), controls=Controls(mirror_preview=True)).run()
+    x0, y0, x1, y1 = label.badge_rect(640, 360)
+    o, p = out.frames[-1].astype(int), preview.frames[-1].astype(int)
+    assert _label_present(out.frames[-1], label) and _label_present(preview.frames[-1], label)
+    badge_out, badge_prev = o[y0:y1, x0:x1].mean(axis=2), p[y0:y1, x0:x1].mean(axis=2)
+
+    def corr(a, b):
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    assert corr(badge_prev, badge_out) > 0.9 > corr(badge_prev, badge_out[:, ::-1]) + 0.2
+    # below the badge the picture itself is mirrored
+    assert np.abs(p[200:300, 100:200] - o[200:300, 440:540][:, ::-1]).mean() < 3

@@ -38,8 +38,8 @@ def _retargeted(face, **retarget):
     config = apply_overrides(LiveConfig(), overrides)
     with ExitStack() as stack:
         built = build_stages(config, stack)
-        out = built.stages.retarget(face, 0.0)
-        return built.retargeter.options, out
+        out = built.stages.retarget.process(face, 0.0)
+        return built.stages.retarget.options, out
 
 
 def test_mirror_setting_swaps_the_drivers_eyes(asymmetric_face):
@@ -59,14 +59,28 @@ def test_retarget_stage_sees_frames_without_a_face():
     rest of the loop sees no face, exactly as before."""
     calls = []
 
-    def retarget(face, t):
-        calls.append((face, t))
-        return None if face is None else "retargeted"
+    class Retarget:
+        feedback = None
 
-    stages = Stages(tracker=SimpleNamespace(track=lambda img, i, t: SimpleNamespace(face=None)),
-                    retarget=retarget, encode=lambda r: np.zeros((1, 4), np.float32))
-    pipeline = LivePipeline(SimpleNamespace(), stages, [], PipelineOptions(lossless=True))
+        def process(self, face, t):
+            calls.append((face, t))
+            return None if face is None else "retargeted"
+
+        def recalibrate(self):
+            pass
+
+        def poll_events(self):
+            return []
+
+    from latentcam.realtime.composite import CompositeOptions, Compositor
+    from latentcam.realtime.label import SyntheticLabel
+    from latentcam.realtime.replay import FramesSource
+
+    stages = Stages(compositor=Compositor(CompositeOptions(), 256, (64, 48)), label=SyntheticLabel(),
+                    tracker=SimpleNamespace(track=lambda img, i, t: SimpleNamespace(face=None)),
+                    retarget=Retarget(), encoder=SimpleNamespace(encode=lambda r: np.zeros((1, 4), np.float32)))
     image = np.zeros((48, 64, 3), np.uint8)
+    pipeline = LivePipeline(FramesSource([image], 1), stages, [], PipelineOptions(lossless=True))
     work = pipeline.prepare(Frame(image, 7, 123.25))
     assert calls == [(None, 123.25)]
     assert work.face is None and work.code is None and work.state is PresenceState.IDLE

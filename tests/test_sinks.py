@@ -130,3 +130,34 @@ def test_sink_group_closes_all_even_if_one_fails(memory_backend, tmp_path):
     with pytest.raises(SinkError, match="disk full"):
         group.close()
     assert b.closed and memory_backend.instances[-1].closed == 1
+
+
+def test_preview_handles_its_own_keys(monkeypatch):
+    """The preview window's keys change the live controls inside the preview sink's write
+    (the pipeline only reads the controls); closing the window quits."""
+    from latentcam.realtime import sinks
+    from latentcam.realtime.overlay import Controls
+
+    keys = iter([ord("l"), ord("M"), -1, ord("w")])
+    visible = {"value": 1.0}
+    monkeypatch.setattr(sinks, "display_available", lambda: True)
+    monkeypatch.setattr(sinks.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(sinks.cv2, "resizeWindow", lambda *a: None)
+    monkeypatch.setattr(sinks.cv2, "imshow", lambda *a: None)
+    monkeypatch.setattr(sinks.cv2, "waitKey", lambda *a: next(keys, -1))
+    monkeypatch.setattr(sinks.cv2, "getWindowProperty", lambda *a: visible["value"])
+    monkeypatch.setattr(sinks.cv2, "destroyWindow", lambda *a: None)
+    controls = Controls()
+    frame = np.zeros((64, 96, 3), np.uint8)
+    with PreviewSink(SinkOptions(96, 64, 30), controls) as preview:
+        preview.write(frame)
+        assert controls.label is False and controls.changed
+        preview.write(frame)
+        assert controls.mode == "paste"
+        preview.write(frame)                       # no key: nothing changes
+        assert controls.mode == "paste" and not controls.quit
+        preview.write(frame)
+        assert controls.save                       # the pipeline saves and clears it
+        visible["value"] = 0.0
+        preview.write(frame)
+        assert controls.quit

@@ -147,10 +147,10 @@ def _ort_variants(tmp: Path, args) -> list[dict]:
     """ONNX Runtime on the cpu preset at 256²: the backend's defaults vs the alternatives, with
     runs interleaved so that the load of a shared machine hits every variant alike."""
     import onnx
-    import onnxruntime as ort
 
     from latentcam.engines import BackendOptions, DecoderModel
-    from latentcam.engines.ort_backend import OnnxRuntimeBackend, session_options
+    from latentcam.engines.ort_backend import OnnxRuntimeBackend
+    from latentcam.latent.onnx_session import cpu_session
     from latentcam.engines.postprocess import append_uint8_output, to_bgra_uint8
     from latentcam.latent.export import export_decoder_onnx
 
@@ -158,11 +158,9 @@ def _ort_variants(tmp: Path, args) -> list[dict]:
     model = DecoderModel.from_onnx(path)
     feed, out = model.input_name, model.output_name
     default = OnnxRuntimeBackend(model, BackendOptions(threads=args.threads, verbose=False))
-    in_graph = ort.InferenceSession(
-        append_uint8_output(onnx.load(str(path)), model.size).SerializeToString(),
-        session_options(args.threads), providers=["CPUExecutionProvider"])
-    spinning = ort.InferenceSession(str(path), session_options(args.threads, spinning=True),
-                                    providers=["CPUExecutionProvider"])
+    in_graph = cpu_session(append_uint8_output(onnx.load(str(path)), model.size).SerializeToString(),
+                           args.threads)
+    spinning = cpu_session(path, args.threads, spinning=True)
     variants = {
         "default: NumPy/cv2 uint8 conversion, no spinning": default.run,
         "uint8 conversion appended to the graph": lambda c: in_graph.run(None, {feed: c})[0],

@@ -60,8 +60,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--train-fraction", type=float, default=0.8)
     ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--machine", default="2 CPU cores (AMD EPYC), no other jobs running",
-                    help="machine description written into the report")
+    ap.add_argument("--machine", default="",
+                    help="anything to add to the measured machine description in the report")
     ap.add_argument("--phase", choices=("train", "eval", "all"), default="all")
     ap.add_argument("--tag", default="", help="appended to the report's name, e.g. _400steps")
     a = ap.parse_args()
@@ -94,12 +94,24 @@ def main() -> None:
         evaluate(a, data_dir, names, cut, n)
 
 
+def _machine(extra: str) -> str:
+    """CPU, cores and the measured load (never a fixed claim about other jobs)."""
+    import os
+
+    from latentcam.realtime.bench import load_state, machine_info
+
+    info = machine_info()
+    load = [list(os.getloadavg())] if hasattr(os, "getloadavg") else []
+    text = f"{info['logical_cores']} CPU cores ({info['cpu']}), {load_state(load, info['logical_cores'])} at evaluation"
+    return f"{text}; {extra}" if extra else text
+
+
 def evaluate(a, data_dir: Path, names: list[str], cut: int, n: int) -> None:
     from latentcam.latent.evaluate import EvalOptions, evaluate_self
 
     results = {"clip": a.clip.name, "frames": n, "train_frames": f"0:{cut}",
                "heldout_frames": f"{cut}:{n}", "size": a.size, "steps": a.steps,
-               "machine": a.machine,
+               "machine": _machine(a.machine),
                "variants": {}}
     for name in names:
         bundle = a.work / f"{a.clip.stem}_{name}"

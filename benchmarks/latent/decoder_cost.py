@@ -60,8 +60,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50, help="timed runs per configuration")
     ap.add_argument("--rounds", type=int, default=5, help="blocks per configuration, taken in turn")
     ap.add_argument("--sizes", default="128,256,512")
-    ap.add_argument("--note", default="no other jobs running",
-                    help="machine state written into the report")
+    ap.add_argument("--note", default="",
+                    help="anything else to say about the machine (its load is measured and written)")
     a = ap.parse_args()
 
     import onnxruntime as ort
@@ -70,6 +70,8 @@ def main() -> None:
     from latentcam.latent.decoder import build_decoder
     from latentcam.latent.export import (export_decoder_onnx, round_parameters_to_fp16,
                                          store_initializers_as_fp16)
+    from latentcam.latent.onnx_session import cpu_session
+    from latentcam.realtime.bench import load_state
     from latentcam.latent.presets import PRESETS, get_preset
 
     torch.manual_seed(0)
@@ -80,10 +82,7 @@ def main() -> None:
         dec = round_parameters_to_fp16(build_decoder(preset.decoder).eval())
         buf = Path(tempfile.gettempdir()) / f"_decoder_cost_{name}_{size}_{kind}.onnx"
         store_initializers_as_fp16(export_decoder_onnx(dec, buf))     # as in a target bundle
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = a.threads
-        so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(str(buf), so, providers=["CPUExecutionProvider"])
+        sess = cpu_session(buf, a.threads, spinning=True)   # ONNX Runtime's default spinning, as measured
         z = np.random.default_rng(0).normal(size=(1, dec.config.code_size)).astype(np.float32)
         for _ in range(5):
             sess.run(None, {"z": z})
@@ -117,13 +116,14 @@ def main() -> None:
               "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
               "load_average_1_5_15": [round(x, 2) for x in load],
               "note": a.note,
+              "machine_state": load_state([list(load)], os.cpu_count()),
               "rows": rows}
     (HERE / "decoder_cost.json").write_text(json.dumps(result, indent=1))
     md = ["# Decoder cost per preset and resolution", "",
           f"ONNX Runtime {ort.__version__} CPU, {a.threads} threads, batch 1, median / p90 of "
           f"{per_block * a.rounds} runs per configuration ({a.rounds} blocks, taken in turn with the "
           f"other configurations'). Machine: {os.cpu_count()} CPU cores "
-          f"({result['cpu']}), {a.note}, load average {load[0]:.1f} after the run; "
+          f"({result['cpu']}){', ' + a.note if a.note else ''}, {result['machine_state']} (after the run); "
           f"{result['date']}. Budget for the `cpu` preset: 256² in ≤ 10 ms. "
           "*warp* = one texture + displacement field (`latent/decoder.py`); *composed* = upper/lower "
           "region trunks + 5 exemplar textures mixed by predicted weights and warped once "
