@@ -14,6 +14,13 @@ Layout (every file listed in the manifest with its size and sha256)::
                            (both compute in float32; large weights are stored as fp16 + Cast)
     background.png         a full source frame for portrait compositing
     samples/*.png          a few renders of training frames
+    manifest.sig           (signed bundles) a signature over manifest.json's exact bytes, and
+    manifest.signer.pem    the signer's certificate chain (``provenance.bundle_signature``)
+
+The manifest lists every other file's sha256, so its signature covers the whole bundle: ``load``
+checks the signature first (who signed it; an edited manifest is refused), then every file
+against the manifest. An unsigned bundle loads with a warning, or not at all when a signed one
+is required (``--require-signed``).
 
 Loading never imports torch: the live CPU path runs the ONNX files with ONNX Runtime.
 """
@@ -22,13 +29,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 from latentcam.facekit.errors import InputError
+
+if TYPE_CHECKING:
+    from latentcam.provenance.bundle_signature import BundleSigner
+
+log = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = "latentcam-target"
 BUNDLE_VERSION = 1
@@ -79,17 +93,38 @@ def write_manifest(root: Path, manifest: dict) -> Path:
     return out
 
 
+_WARNED_UNSIGNED: set[Path] = set()
+
+
+def _warn_unsigned(root: Path) -> None:
+    key = root.resolve()
+    if key in _WARNED_UNSIGNED:
+        return
+    _WARNED_UNSIGNED.add(key)
+    log.warning("target bundle %s is NOT SIGNED: nothing shows who made it or that its manifest (consent, "
+                "licence, file hashes) is unedited. If you trust its origin, sign it with `latentcam "
+                "sign-bundle %s`; pass --require-signed to refuse unsigned bundles.", root, root)
+
+
 @dataclass(frozen=True)
 class TargetBundle:
     """A validated target bundle (see the module docstring for the layout)."""
 
     root: Path
     manifest: dict
+    signer: "BundleSigner | None" = field(default=None, compare=False)   # None: unsigned
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
-    def load(cls, root: Path | str, verify_hashes: bool = True) -> "TargetBundle":
-        """Read and validate a bundle directory; raises ``BundleError`` saying what is wrong."""
+    def load(cls, root: Path | str, verify_hashes: bool = True, require_signed: bool = False) -> "TargetBundle":
+        """Read and validate a bundle directory; raises ``BundleError`` saying what is wrong.
+
+        The signature is checked first: a manifest changed after signing is refused (naming
+        the signer), an unsigned bundle is refused when ``require_signed``, else loaded with a
+        logged warning (once per bundle folder and process).
+        """
+        from latentcam.provenance.bundle_signature import BundleSignatureError, verify_bundle
+
         root = Path(root)
         if not root.is_dir():
             raise BundleError(f"target bundle {root} does not exist (train one with "
@@ -97,6 +132,12 @@ class TargetBundle:
         mf = root / MANIFEST
         if not mf.is_file():
             raise BundleError(f"{root} is not a target bundle: no {MANIFEST}")
+        try:
+            signer = verify_bundle(root, require_signed=require_signed)
+        except BundleSignatureError as exc:
+            raise BundleError(str(exc)) from None
+        if signer is None:
+            _warn_unsigned(root)
         try:
             manifest = json.loads(mf.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -108,7 +149,7 @@ class TargetBundle:
         if version != BUNDLE_VERSION:
             raise BundleError(f"{mf}: bundle format version {version!r} is not supported "
                               f"(this latentcam reads version {BUNDLE_VERSION}); re-export it")
-        bundle = cls(root, manifest)
+        bundle = cls(root, manifest, signer)
         bundle._validate(verify_hashes)
         return bundle
 
@@ -153,6 +194,14 @@ class TargetBundle:
     @property
     def name(self) -> str:
         return str(self.manifest.get("name", self.root.name))
+
+    @property
+    def watermark_id(self) -> int:
+        """The 32-bit id the invisible watermark carries for this bundle: the first 4 bytes of
+        the sha256 of its manifest.json (``provenance.watermark.bundle_id_from_manifest``)."""
+        from latentcam.provenance.watermark import bundle_id_from_manifest
+
+        return bundle_id_from_manifest(self.root / MANIFEST)
 
     @property
     def resolution(self) -> int:

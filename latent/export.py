@@ -180,8 +180,9 @@ def _check_onnx(path: Path, module: nn.Module, example: torch.Tensor, what: str)
 
 
 def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, preset, opts,
-                        info: dict) -> Path:
-    """Write a complete, validated bundle for trained networks (CPU, eval mode)."""
+                        info: dict, identity=None) -> Path:
+    """Write a complete, validated bundle for trained networks (CPU, eval mode), signed by
+    ``identity`` (``provenance.identity.SigningIdentity``) when one is given."""
     from safetensors.numpy import save_file
 
     out = Path(out)
@@ -276,6 +277,14 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
         "consent": {"licence": licence, "statement": opts.consent},
         "files": files,
     }
+    from latentcam.provenance.bundle_signature import SIGNATURE_FILE, SIGNER_FILE, sign_bundle
+
+    for stale in (SIGNATURE_FILE, SIGNER_FILE):   # a signature of an earlier manifest (resumed run)
+        (out / stale).unlink(missing_ok=True)
     write_manifest(out, manifest)
+    if identity is not None:
+        signer = sign_bundle(out, identity)
+        print(f"signed {out} as {signer.subject}" + (" (local identity: not a trusted issuer; use --sign-cert/"
+                                                      "--sign-key for your own certificate)" if signer.local else ""))
     TargetBundle.load(out)  # the bundle we just wrote must pass our own validation
     return out

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -347,6 +348,7 @@ def train(opts: TrainOptions) -> Path | None:
                             warp=opts.warp, composed=opts.composed)
         batch = opts.batch_size or preset.batch_size
         lr = opts.learning_rate or preset.learning_rate
+        identity = _signing_identity(opts) if ddp.main else None   # a bad certificate fails now
         full = load_training_data(opts.data_dir, preset.decoder.size)
         data = full.subset(parse_frame_range(opts.frames, len(full)))
 
@@ -459,11 +461,26 @@ def train(opts: TrainOptions) -> Path | None:
         info = {"steps": done, "steps_planned": opts.steps, "resumed_from": start, "seconds_this_run": round(elapsed, 1),
                 "processes": ddp.world, "device": device.type, "batch_per_process": batch,
                 "learning_rate": lr, "final_losses": history[-1] if history else {},
-                "options": _jsonable(asdict(opts))}
-        return write_target_bundle(out, model.encoder, model.decoder, data, preset, opts, info)
+                "options": _jsonable({k: v for k, v in asdict(opts).items() if k not in ("sign_cert", "sign_key")})}
+        return write_target_bundle(out, model.encoder, model.decoder, data, preset, opts, info, identity)
     finally:
         if ddp.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def _signing_identity(opts: TrainOptions):
+    """The identity that signs the bundle, resolved as for recordings: ``--sign-cert/--sign-key``
+    (unusable ones are an error before training starts), else the local identity (if it cannot be
+    created, the bundle is written unsigned with a warning)."""
+    from latentcam.provenance.identity import IdentityError, resolve_identity
+
+    try:
+        return resolve_identity(opts.sign_cert, opts.sign_key)
+    except IdentityError as exc:
+        if opts.sign_cert is not None or opts.sign_key is not None:
+            raise ValueError(f"cannot sign the bundle: {exc}") from None
+        print(f"warning: the bundle will be written UNSIGNED: {exc}", file=sys.stderr)
+        return None
 
 
 def _agree_to_stop(local: bool, ddp: _Dist, device: torch.device) -> bool:

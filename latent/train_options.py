@@ -51,6 +51,8 @@ class TrainOptions:
     licence: str = "unspecified"      # licence of the training footage
     consent: str = "unspecified"      # who consented to being a target, how
     progress: bool = True
+    sign_cert: Path | None = None     # signs the bundle (None: the local signing identity)
+    sign_key: Path | None = None
 
 
 #: Help text of each command-line option (fields absent here are still flags, with no help).
@@ -92,6 +94,8 @@ CLI_HELP: dict[str, str] = {
     "licence": "Licence of the training footage.",
     "consent": "Who consented to being the target, and how.",
     "progress": "Show a progress bar.",
+    "sign_cert": "Certificate chain (PEM, signing certificate first) that signs the bundle.",
+    "sign_key": "Its private key (PEM). Without both: the local signing identity (not a trusted issuer).",
 }
 #: Flags whose name is not the field's.
 FLAG_NAMES = {"out_dir": "--out", "learning_rate": "--lr"}

@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         profile: Optional[Path] = typer.Option(None, "--profile", help="Cross mode: drive through this calibration profile."),
         self_calibrate: bool = typer.Option(False, "--self-calibrate", help="Cross mode: retarget with self-calibration (no profile)."),
         max_frames: Optional[int] = typer.Option(None, "--max-frames"),
+        require_signed: bool = typer.Option(False, "--require-signed", help="Refuse a target bundle that is not signed."),
     ) -> None:
         """Evaluate a target: image metrics, re-tracked expression accuracy, jitter, baselines."""
         from latentcam.facekit.errors import InputError, options_checked
@@ -62,6 +63,10 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--mode must be self or cross, got {mode!r}")
         if profile and self_calibrate:
             raise InputError("use either --profile or --self-calibrate, not both")
+        if require_signed:   # loading checks the signature; this refuses an unsigned bundle up front
+            from latentcam.latent.bundle import TargetBundle
+
+            TargetBundle.load(target_dir, verify_hashes=False, require_signed=True)
         opts = EvalOptions(frames=frames, out_dir=out, train_data=train_data,
                            train_frames=train_frames, max_frames=max_frames)
         with options_checked():

@@ -25,6 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 LOCAL_ORGANIZATION = "latentcam local signing identity (not a trusted issuer)"
+#: The one-off identity that signed the embedded default target (scripts/sign_default_target.py):
+#: its key was discarded after signing; it shows the files are as shipped, not who shipped them.
+PROJECT_ORGANIZATION = "latentcam project (files as shipped; not a trusted issuer)"
 CHAIN_FILE = "signer-chain.pem"
 KEY_FILE = "signer-key.pem"
 README_FILE = "README.txt"
@@ -212,24 +215,21 @@ def resolve_identity(cert: Path | str | None = None, key: Path | str | None = No
     return local_identity(folder)
 
 
-def _name(common_name: str) -> x509.Name:
+def _name(common_name: str, organization: str = LOCAL_ORGANIZATION) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, LOCAL_ORGANIZATION)])
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)])
 
 
-def _create_local_identity(folder: Path) -> None:
-    import getpass
-    import platform
-
-    try:
-        owner = f"{getpass.getuser()}@{platform.node() or 'localhost'}"
-    except (KeyError, OSError):
-        owner = platform.node() or "localhost"
+def issue_chain(ca_name: str, signer_name: str, organization: str,
+                valid_years: int = _VALID_YEARS) -> tuple[bytes, bytes]:
+    """A one-off ES256 CA that issues one signing certificate, then is forgotten: returns (PEM
+    chain, signing certificate first; the signing key as unencrypted PEM). The CA's private key
+    never leaves this function, so nothing else can ever be issued in its name."""
     now = dt.datetime.now(dt.timezone.utc)
-    start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(days=365 * _VALID_YEARS)
+    start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(days=365 * valid_years)
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(f"latentcam local CA, {owner}")
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+    ca_subject = _name(ca_name, organization)
+    ca = (x509.CertificateBuilder().subject_name(ca_subject).issuer_name(ca_subject)
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(start).not_valid_after(end)
           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -238,7 +238,7 @@ def _create_local_identity(folder: Path) -> None:
                                        crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(_name(f"latentcam, {owner}")).issuer_name(ca_name)
+    leaf = (x509.CertificateBuilder().subject_name(_name(signer_name, organization)).issuer_name(ca_subject)
             .public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(start).not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -252,6 +252,18 @@ def _create_local_identity(folder: Path) -> None:
     chain = leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM)
     key = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
+    return chain, key
+
+
+def _create_local_identity(folder: Path) -> None:
+    import getpass
+    import platform
+
+    try:
+        owner = f"{getpass.getuser()}@{platform.node() or 'localhost'}"
+    except (KeyError, OSError):
+        owner = platform.node() or "localhost"
+    chain, key = issue_chain(f"latentcam local CA, {owner}", f"latentcam, {owner}", LOCAL_ORGANIZATION)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / README_FILE).write_text(_README)

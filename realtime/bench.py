@@ -77,6 +77,7 @@ class BenchOptions:
     threads: int = 2                       # decoder threads
     opencv_threads: int = 1
     record_choice: bool = True             # remember the faster schedule for `live --mode auto`
+    watermark: bool = True                 # the invisible watermark stage (as live; off: its cost)
 
     def validate(self) -> None:
         if self.frames < 10:
@@ -221,7 +222,7 @@ def run_once(stages: Stages, frames: list[np.ndarray], opts: BenchOptions, *, mo
     summary["e2e_minus_stage_sum_min_ms"] = float(np.min(e2e - _stage_sum(tel))) if tel.frames else None
     summary["series"] = {"e2e_ms": np.round(e2e, 3).tolist(),
                          **{f"{s}_ms": np.round(np.nan_to_num(tel.stage_ms(s)), 3).tolist()
-                            for s in ("track", "decode", "composite", "sink")}}
+                            for s in ("track", "decode", "composite", "watermark", "sink")}}
     return summary
 
 
@@ -302,7 +303,7 @@ def _config(opts: BenchOptions, engine: str) -> LiveConfig:
     w, h = opts.output_size
     values = {"engine.name": engine, "engine.threads": opts.threads,
               "engine.opencv_threads": opts.opencv_threads, "output.size": f"{w}x{h}",
-              "output.fps": opts.fps}
+              "output.fps": opts.fps, "watermark.enabled": opts.watermark}
     if opts.target:
         values["target"] = opts.target
     return apply_overrides(LiveConfig(), values)
@@ -453,10 +454,11 @@ def markdown(report: dict) -> str:
         f"- target: {report.get('target')}; clip: {report['clip']['path']} scaled to "
         f"{o['input_size'][0]}×{o['input_size'][1]}, output {o['output_size'][0]}×{o['output_size'][1]}, "
         f"{o['frames']} frames per run, paced runs at {o['fps']:g} fps behind the camera source",
+        f"- invisible watermark: {'on' if o.get('watermark', True) else 'OFF (--no-watermark)'}",
         "",
-        "| run | fps | e2e p50 | e2e p95 | e2e p99 | track p50 | decode p50 | composite p50 | sink p50 "
-        "| drops | interval σ ms | CPU % | first frame ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| run | fps | e2e p50 | e2e p95 | e2e p99 | track p50 | decode p50 | composite p50 | watermark p50 "
+        "| sink p50 | drops | interval σ ms | CPU % | first frame ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, r in report["runs"].items():
         st = r["stages_ms"]
@@ -464,7 +466,8 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {key} | {_fmt(r['fps'])} | {_fmt(r['e2e_ms']['p50'])} | {_fmt(r['e2e_ms']['p95'])} | "
             f"{_fmt(r['e2e_ms']['p99'])} | {_fmt(st['track']['p50'])} | {_fmt(st['decode']['p50'])} | "
-            f"{_fmt(st['composite']['p50'])} | {_fmt(st['sink']['p50'], 2)} | {drops} | "
+            f"{_fmt(st['composite']['p50'])} | {_fmt(st.get('watermark', {}).get('p50'), 2)} | "
+            f"{_fmt(st['sink']['p50'], 2)} | {drops} | "
             f"{_fmt(r['sink_interval_ms'].get('std'))} | {_fmt(r['cpu_percent'], 0)} | {_fmt(r['first_frame_ms'], 0)} |")
     sc = report["schedule_choice"]
     lag = report["expression_lag"]

@@ -101,10 +101,36 @@ def _run(config, *, mode, record_view="output", save_path=None, max_frames=None,
         telemetry, controls, pipeline = run_live(
             config, mode=mode, record_view=record_view, max_frames=max_frames,
             on_status=status, on_event=lambda m: _err(m),
-            on_pipeline=lambda p: holder.__setitem__("p", p), on_save=on_save)
+            on_pipeline=lambda p: holder.__setitem__("p", p), on_save=on_save,
+            on_signed=_report_signed)
     if status is not None and sys.stderr.isatty():
         sys.stderr.write("\n")
     return telemetry, controls, pipeline
+
+
+def _report_signed(result) -> None:
+    """Say whether the recording carries Content Credentials, and the caveat or the reason."""
+    if result.signed:
+        _err(f"{result.path}: Content Credentials (C2PA) signed by {result.signer}")
+        if result.warning:
+            _err(f"note: {result.warning}")
+    else:
+        _err(f"warning: {result.warning}")
+
+
+def _provenance_overrides(no_watermark: bool, sign_cert: Optional[Path], sign_key: Optional[Path],
+                          require_signed: bool) -> dict:
+    return {"watermark.enabled": False if no_watermark else None,
+            "signing.cert": str(sign_cert) if sign_cert else None,
+            "signing.key": str(sign_key) if sign_key else None,
+            "require_signed": True if require_signed else None}
+
+
+_NO_WATERMARK_HELP = ("Remove the invisible watermark from every frame (it is independent of the label; "
+                      "the recording's Content Credentials say it is off).")
+_SIGN_CERT_HELP = "Certificate chain (PEM, signing certificate first) for the recording's Content Credentials."
+_SIGN_KEY_HELP = "Its private key (PEM). Without both: the local signing identity (not a trusted issuer)."
+_REQUIRE_SIGNED_HELP = "Refuse a target bundle that is not signed."
 
 
 def register(app: typer.Typer) -> None:
@@ -132,6 +158,10 @@ def register(app: typer.Typer) -> None:
         no_label: bool = typer.Option(False, "--no-label", help="Remove the SYNTHETIC label (be honest with your audience)."),
         label_position: Optional[str] = typer.Option(None, "--label-position", help="top-left | top-right | bottom-left | bottom-right."),
         label_opacity: Optional[float] = typer.Option(None, "--label-opacity", help="0..1"),
+        no_watermark: bool = typer.Option(False, "--no-watermark", help=_NO_WATERMARK_HELP),
+        sign_cert: Optional[Path] = typer.Option(None, "--sign-cert", help=_SIGN_CERT_HELP),
+        sign_key: Optional[Path] = typer.Option(None, "--sign-key", help=_SIGN_KEY_HELP),
+        require_signed: bool = typer.Option(False, "--require-signed", help=_REQUIRE_SIGNED_HELP),
         no_smoothing: bool = typer.Option(False, "--no-smoothing", help="Disable One Euro smoothing."),
         retarget_mode: Optional[str] = typer.Option(None, "--retarget-mode", help="relative (default) | absolute."),
         sensitivity: Optional[float] = typer.Option(None, "--sensitivity", help="Expression gain in (0, 10] (default: the profile's, else 1)."),
@@ -164,6 +194,7 @@ def register(app: typer.Typer) -> None:
             "retarget.invert_yaw": True if invert_yaw else None,
             "retarget.invert_pitch": True if invert_pitch else None,
             "retarget.invert_roll": True if invert_roll else None,
+            **_provenance_overrides(no_watermark, sign_cert, sign_key, require_signed),
         }
         cfg = _build_config(config, overrides)      # ConfigError → latentcam.cli (exit 2)
         if not (cfg.output.virtual_cam or cfg.output.preview or cfg.output.record):
@@ -171,6 +202,9 @@ def register(app: typer.Typer) -> None:
                  "status line only")
         if not cfg.label.enabled:
             _err("note: the SYNTHETIC label is off (--no-label). Tell your audience the video is synthetic.")
+        if not cfg.watermark.enabled:
+            _err("note: the invisible watermark is off (--no-watermark): machines cannot recognise this "
+                 "output as synthetic.")
         telemetry, controls, pipeline = _run(cfg, mode=None, save_path=save_config_to or config,
                                              max_frames=max_frames)
         summary = telemetry.summary()
@@ -192,8 +226,13 @@ def register(app: typer.Typer) -> None:
         virtual_cam: bool = typer.Option(False, "--virtual-cam", help="Also publish to a virtual camera."),
         size: str = typer.Option("1280x720", "--size", help="Output size WxH."),
         mode: str = typer.Option("auto", "--mode", help="auto | serial | overlapped"),
+        no_watermark: bool = typer.Option(False, "--no-watermark", help=_NO_WATERMARK_HELP),
+        sign_cert: Optional[Path] = typer.Option(None, "--sign-cert", help=_SIGN_CERT_HELP),
+        sign_key: Optional[Path] = typer.Option(None, "--sign-key", help=_SIGN_KEY_HELP),
+        require_signed: bool = typer.Option(False, "--require-signed", help=_REQUIRE_SIGNED_HELP),
     ):
-        """The embedded target driven by the sample clip → demo.mp4 (driver | output) + latency summary."""
+        """The embedded target driven by the sample clip → demo.mp4 (driver | output), marked and
+        signed (Content Credentials), + latency summary."""
         from .config import LiveConfig, apply_overrides
 
         clip = clip or _sample_clip()
@@ -203,7 +242,9 @@ def register(app: typer.Typer) -> None:
         cfg = apply_overrides(LiveConfig(), {
             "source.clip": str(clip), "source.paced": True, "engine.name": engine,
             "output.record": str(out), "output.size": size, "output.virtual_cam": virtual_cam,
-            "pipeline.mode": mode, **({"target": str(target)} if target else {})})
+            "pipeline.mode": mode, **({"target": str(target)} if target else {}),
+            **{k: v for k, v in _provenance_overrides(no_watermark, sign_cert, sign_key, require_signed).items()
+               if v is not None}})
         telemetry, _, pipeline = _run(cfg, mode=None, record_view="side-by-side")
         typer.echo(f"wrote {out} (driver | output, {telemetry.frames} frames, "
                    f"{pipeline.options.mode} pipeline, {pipeline.stages.engine_name})")
@@ -224,6 +265,8 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(2, "--threads", help="Decoder CPU threads (ONNX Runtime)."),
         record_choice: bool = typer.Option(True, "--record-choice/--no-record-choice",
                                            help="Remember the faster schedule as this machine's live default."),
+        no_watermark: bool = typer.Option(False, "--no-watermark",
+                                          help="Run without the invisible watermark (to measure what it costs)."),
     ):
         """Benchmark the whole pipeline: per-stage and end-to-end latency, paced and as fast as possible."""
         from .bench import BenchOptions, run_bench
@@ -238,7 +281,7 @@ def register(app: typer.Typer) -> None:
                 engines=tuple(e.strip() for e in engines.split(",")) if engines else None,
                 frames=frames, input_size=parse_size(input_size), output_size=parse_size(size),
                 fps=fps, modes=tuple(m.strip() for m in modes.split(",")), lag=not no_lag, threads=threads,
-                record_choice=record_choice)
+                record_choice=record_choice, watermark=not no_watermark)
             opts.validate()
         with _sigint_stops(lambda: None):
             report = run_bench(opts, log=_err)

@@ -19,6 +19,7 @@ from latentcam.facekit.errors import InputError
 
 from .composite import CompositeOptions
 from .label import LabelOptions
+from .marking import SigningSettings, WatermarkSettings
 from .presence import PresenceOptions
 from .smoothing import SmoothingOptions
 
@@ -135,6 +136,7 @@ class RetargetConfig:
 @dataclass(frozen=True)
 class LiveConfig:
     target: str | None = None        # target bundle folder (None = the embedded default)
+    require_signed: bool = False     # refuse a target bundle without a signature (--require-signed)
     profile: str | None = None       # calibration profile JSON (None = self-calibrate)
     stats: str | None = None         # write telemetry JSON here at the end
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -146,6 +148,8 @@ class LiveConfig:
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
     presence: PresenceOptions = field(default_factory=PresenceOptions)
     label: LabelOptions = field(default_factory=LabelOptions)
+    watermark: WatermarkSettings = field(default_factory=WatermarkSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
 
     def validate(self) -> "LiveConfig":
         for f in fields(self):
@@ -157,6 +161,10 @@ class LiveConfig:
                     raise
                 except ValueError as exc:
                     raise ConfigError(str(exc)) from None
+        try:
+            self.watermark.check_size(*self.output.width_height)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return self
 
 

@@ -1,6 +1,6 @@
 """The live loop, top to bottom as the README draws it:
 
-    camera → track → smooth → retarget → encode → decode → composite → label → sinks
+    camera → track → smooth → retarget → encode → decode → composite → label → watermark → sinks
 
 ``LivePipeline.prepare`` is the first half (camera … encode), ``render`` the second (decode …
 sinks); the stages and what each takes and gives are in ``stages.py``. Each stage stamps its
@@ -153,7 +153,7 @@ class LivePipeline:
         self.on_save, self.stop_when = on_save, stop_when
         self.lossless = (not source.is_live) if options.lossless is None else options.lossless
         self.compositing = CompositeStage(stages.compositor)
-        # A live source keeps the unlabelled picture for the camera-lost repeats.
+        # A live source keeps the unlabelled, unmarked picture for the camera-lost repeats.
         self.outputs = Outputs(outputs, stages.label, copy_before_label=source.is_live)
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -256,7 +256,7 @@ class LivePipeline:
                 if self.on_event is not None:
                     self.on_event(event.message)
 
-    # --- the second half: decode → composite → label → sinks -------------------------------
+    # --- the second half: decode → composite → label → watermark → sinks ---------------------
     def render(self, work: Work) -> None:
         st, c, clock = self.stages, self.controls, work.clock
         with clock.stage("decode"):
@@ -277,15 +277,23 @@ class LivePipeline:
 
     def _write(self, picture: np.ndarray, driver: np.ndarray | None, clock: FrameClock | None,
                state: PresenceState | None, lost: bool = False) -> np.ndarray:
-        """label → sinks, timed as the "sink" stage; then the preview's save key."""
-        start = time.monotonic()
+        """label → watermark → sinks, each timed as its stage; then the preview's save key.
+        Returns the output view as sent."""
+        t_label = time.monotonic()
         self._state_text = self._state_label(state, lost)
         info = self._overlay_info() if self.outputs.has_overlay else None
-        sent = self.outputs.write(picture, driver, info, self.controls)
+        views = self.outputs.views(picture, driver, info, self.controls)
+        t_mark = time.monotonic()
+        for view in views.values():                       # each whole frame a sink writes
+            self.stages.watermark.apply(view)
+        t_sink = time.monotonic()
+        self.outputs.send(views)
         done = time.monotonic()
         self._last_write = done
         if clock is not None:
-            clock.mark("sink", start, done)
+            clock.mark("label", t_label, t_mark)
+            clock.mark("watermark", t_mark, t_sink)
+            clock.mark("sink", t_sink, done)
             self.telemetry.record(clock, done)
         else:
             self.telemetry.counters.frames_out += 1
@@ -294,7 +302,7 @@ class LivePipeline:
             if self.on_save is not None:
                 self.on_save(self.controls)
         self._maybe_status(done)
-        return sent
+        return views[View.OUTPUT]
 
     def _state_label(self, state: PresenceState | None, lost: bool) -> str:
         if lost:

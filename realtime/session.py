@@ -1,8 +1,9 @@
 """Building a live run from a ``LiveConfig``: target, stages, source and sinks, with cleanup.
 
 ``run_live`` is the one place where everything is opened, and its ``ExitStack`` closes
-everything (camera, tracker, decoder, virtual camera, recording) on exit, whatever happened. Thread counts are set
-here, at the entry point, never at import.
+everything (camera, tracker, decoder, virtual camera, recording) on exit, whatever happened; a
+recording, once closed, gets its Content Credentials there too. Thread counts are set here, at
+the entry point, never at import.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import cv2
 from .composite import Compositor
 from .config import LiveConfig
 from .label import SyntheticLabel
+from .marking import WatermarkStage, sign_recording, signing_identity
 from .overlay import Controls
 from .pipeline import LivePipeline, PipelineOptions, Schedule
 from .stages import SinkBinding, Stages
 from .presence import NeutralFace, Presence
-from .sinks import PreviewSink, SinkOptions, open_sink
+from .sinks import PreviewSink, SinkOptions, VideoFileSink, open_sink
 from .smoothing import FaceSmoother
 from .target import ExpressionEncoder, LiveTarget, load_live_target, make_retargeter
 from .telemetry import Telemetry
@@ -104,13 +106,14 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
     from latentcam.engines.model import DecoderModel
     from latentcam.facekit.tracker import FaceTracker
 
-    target = target or load_live_target(config.target)
+    target = target or load_live_target(config.target, require_signed=config.require_signed)
     width, height = output_size or config.output.width_height
     compositor = Compositor(config.composite, target.crop_size, (width, height),
                             plate=target.plate, plate_to_crop=target.plate_to_crop)
     label = SyntheticLabel(config.label)
+    watermark = WatermarkStage(target.bundle.watermark_id, config.watermark)
     if passthrough:
-        return Built(Stages(compositor=compositor, label=label), target)
+        return Built(Stages(compositor=compositor, label=label, watermark=watermark), target)
     tracker = stack.enter_context(FaceTracker())
     retargeter = make_retargeter(target, config.profile, retarget_options(config))
     if retargeter.profile is None and on_event is not None:
@@ -124,7 +127,7 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
                                           verbose=on_event is not None))
     stack.callback(decoder.close)
     neutral = NeutralFace(target.neutral_points, target.neutral_pose, target.neutral_blendshapes)
-    stages = Stages(compositor=compositor, label=label, tracker=tracker,
+    stages = Stages(compositor=compositor, label=label, watermark=watermark, tracker=tracker,
                     smoother=FaceSmoother(config.smoothing), retarget=retargeter,
                     presence=Presence(neutral, config.presence, target.crop_size),
                     encoder=encoder, decoder=decoder)
@@ -196,27 +199,54 @@ def run_live(config: LiveConfig, *, source=None, extra_outputs: list[SinkBinding
              on_status: Callable[[str], None] | None = None,
              on_event: Callable[[str], None] | None = None,
              on_pipeline: Callable[[LivePipeline], None] | None = None,
-             on_frame=None, on_save=None, target: LiveTarget | None = None) -> tuple[Telemetry, Controls, LivePipeline]:
+             on_frame=None, on_save=None, target: LiveTarget | None = None,
+             on_signed: Callable | None = None) -> tuple[Telemetry, Controls, LivePipeline]:
     """Open everything for ``config``, run until the source ends or a stop is requested, close
-    everything. ``on_pipeline`` receives the pipeline before it runs (to wire SIGINT)."""
+    everything. ``on_pipeline`` receives the pipeline before it runs (to wire SIGINT);
+    ``on_signed`` the recording's ``SignResult`` once it is closed and signed (or kept unsigned,
+    with the reason in its ``warning``)."""
     configure_threads(config.engine.opencv_threads)
-    with ExitStack() as stack:
-        # Cheap things that fail for user reasons (no camera, no virtual camera, no display,
-        # unwritable recording) are opened first, so the error comes before the slow loads.
-        if source is None:
-            source = open_live_source(config, on_event=on_event)
-        stack.enter_context(source)
-        controls = controls_from(config)
-        outputs = open_outputs(config, stack, list(extra_outputs), record_view, controls)
-        built = build_stages(config, stack, target=target, on_event=on_event)
-        pipeline = LivePipeline(source, built.stages, outputs,
-                                pipeline_options(config, mode, max_frames=max_frames),
-                                controls=controls, on_status=on_status, on_event=on_event,
-                                on_frame=on_frame, on_save=on_save)
-        if on_pipeline is not None:
-            on_pipeline(pipeline)
-        telemetry = pipeline.run()
+    # A certificate that cannot sign is an error now, not after the recording.
+    identity = signing_identity(config.signing) if config.output.record else None
+    recording: VideoFileSink | None = None
+    built: Built | None = None
+    try:
+        with ExitStack() as stack:
+            # Cheap things that fail for user reasons (no camera, no virtual camera, no display,
+            # unwritable recording) are opened first, so the error comes before the slow loads.
+            if source is None:
+                source = open_live_source(config, on_event=on_event)
+            stack.enter_context(source)
+            controls = controls_from(config)
+            outputs = open_outputs(config, stack, list(extra_outputs), record_view, controls)
+            recording = next((b.sink for b in outputs if isinstance(b.sink, VideoFileSink)), None)
+            built = build_stages(config, stack, target=target, on_event=on_event)
+            if on_event is not None:
+                on_event(_target_line(built.target, config))
+            pipeline = LivePipeline(source, built.stages, outputs,
+                                    pipeline_options(config, mode, max_frames=max_frames),
+                                    controls=controls, on_status=on_status, on_event=on_event,
+                                    on_frame=on_frame, on_save=on_save)
+            if on_pipeline is not None:
+                on_pipeline(pipeline)
+            telemetry = pipeline.run()
+    finally:
+        # The stack has closed the recording (moov atom written): sign it, even after an error.
+        if recording is not None and recording.frames_written and built is not None:
+            result = sign_recording(recording.path, built.target.directory,
+                                    watermark=config.watermark.enabled, identity=identity)
+            if on_signed is not None:
+                on_signed(result)
     return telemetry, controls, pipeline
+
+
+def _target_line(target: LiveTarget, config: LiveConfig) -> str:
+    signer = target.bundle.signer
+    who = ("UNSIGNED" if signer is None else f"signed by {signer.subject}"
+           + (" (local identity: not a trusted issuer)" if signer.local else ""))
+    mark = "on" if config.watermark.enabled else "OFF (--no-watermark)"
+    return (f"target {target.name} ({target.directory}): {who}; invisible watermark {mark}, "
+            f"bundle id {target.bundle.watermark_id:08x}")
 
 
 __all__ = ["DEFAULT_MODE", "run_live", "build_stages", "open_live_source", "open_outputs",

@@ -10,7 +10,10 @@ One table (``docs/ARCHITECTURE.md`` repeats it) of what each stage takes and giv
     encode      Encoder.encode(RetargetedFace)       → code (1, Z) float32
     decode      Decoder.run(code)                    → crop (S, S, 4) uint8 BGRA
     composite   CompositeStage.composite(...)        → picture BGR uint8 at the output size
-    label+sinks Outputs.write(picture, driver, info) → every sink gets its view (label, mirror, overlay)
+    label       Outputs.views(picture, driver, info) → {View: frame}: each sink's view (label, mirror,
+                                                        overlay, driver | output layout)
+    watermark   WatermarkStage.apply(frame)          → the same frame, marked in place (each whole view)
+    sinks       Outputs.send(views)                  → every sink writes its view
 
 The protocols below are what the pipeline relies on; the real classes are
 ``facekit.tracker.FaceTracker``, ``calibration.Retargeter``, ``realtime.target.ExpressionEncoder``
@@ -30,6 +33,7 @@ from latentcam.facekit.observation import FaceObservation
 
 from .composite import Compositor
 from .label import SyntheticLabel
+from .marking import WatermarkStage
 from .overlay import Controls, OverlayInfo, draw_overlay, side_by_side
 from .presence import Presence
 from .sinks import Sink
@@ -73,10 +77,11 @@ class Decoder(Protocol):
 class Stages:
     """The stage objects of one live run, built by ``session.build_stages``. A run without a
     tracker (and so without a decoder) sends the camera picture through composite → label →
-    sinks: the bench's passthrough baseline."""
+    watermark → sinks: the bench's passthrough baseline."""
 
     compositor: Compositor
     label: SyntheticLabel
+    watermark: WatermarkStage
     tracker: Tracker | None = None
     smoother: FaceSmoother | None = None
     retarget: Retarget | None = None
@@ -140,20 +145,23 @@ class SinkBinding:
 
 
 class Outputs:
-    """label → sinks: every sink gets its view of the picture. The preview is mirrored *before*
-    the label and the status overlay are drawn, so both read the right way round."""
+    """label → (watermark) → sinks: every sink gets its view of the picture. The preview is
+    mirrored *before* the label and the status overlay are drawn, so both read the right way
+    round; the side-by-side view is laid out from the labelled, still unmarked output, so the
+    watermark stage marks each whole view exactly once."""
 
     def __init__(self, bindings: list[SinkBinding], label: SyntheticLabel, copy_before_label: bool):
         self.bindings = list(bindings)
         self.label = label
-        self.copy_before_label = copy_before_label   # keep the caller's picture unlabelled
+        self.copy_before_label = copy_before_label   # keep the caller's picture unlabelled and unmarked
         self.has_preview = any(b.view is View.PREVIEW for b in self.bindings)
         self.has_overlay = any(b.view is not View.OUTPUT for b in self.bindings)
         self.has_side_by_side = any(b.view is View.SIDE_BY_SIDE for b in self.bindings)
 
-    def write(self, picture: np.ndarray, driver: np.ndarray | None, info: OverlayInfo | None,
-              controls: Controls) -> np.ndarray:
-        """Send every view; returns the output view (labelled) as sent."""
+    def views(self, picture: np.ndarray, driver: np.ndarray | None, info: OverlayInfo | None,
+              controls: Controls) -> dict[View, np.ndarray]:
+        """Each view as its sinks will get it, minus the watermark; every view a separate array
+        (the output one is ``picture`` itself unless ``copy_before_label``)."""
         label = self.label if controls.label else None
         views: dict[View, np.ndarray] = {}
         if self.has_preview:
@@ -161,15 +169,17 @@ class Outputs:
             if label is not None:
                 label.apply(view)
             views[View.PREVIEW] = draw_overlay(view, info)
-        out = picture
+        out = picture.copy() if self.copy_before_label else picture
         if label is not None:
-            out = label.apply(picture.copy() if self.copy_before_label else picture)
+            label.apply(out)
         views[View.OUTPUT] = out
         if self.has_side_by_side:
             views[View.SIDE_BY_SIDE] = draw_overlay(side_by_side(driver if driver is not None else out, out), info)
+        return views
+
+    def send(self, views: dict[View, np.ndarray]) -> None:
         for b in self.bindings:
             b.sink.write(views[b.view])
-        return out
 
 
 __all__ = ["CompositeStage", "Decoder", "Encoder", "Outputs", "Retarget", "SinkBinding", "Stages",

@@ -45,7 +45,9 @@ class LiveTarget:
     plate_to_crop: np.ndarray | None  # 2×3 plate pixel → alignment crop (crop_size)
 
 
-def load_live_target(directory: Path | str | None = None) -> LiveTarget:
+def load_live_target(directory: Path | str | None = None, require_signed: bool = False) -> LiveTarget:
+    """The target at ``directory`` (default: the embedded one), its signature checked
+    (``TargetBundle.load``; unsigned refused when ``require_signed``)."""
     from latentcam.latent.bundle import BundleError
 
     path = Path(directory) if directory else default_target_dir()
@@ -53,7 +55,7 @@ def load_live_target(directory: Path | str | None = None) -> LiveTarget:
         raise TargetError(f"the embedded default target is missing from {path}: the installation is "
                           "incomplete. Reinstall latentcam, or pass --target FOLDER.")
     try:
-        bundle = TargetBundle.load(path)
+        bundle = TargetBundle.load(path, require_signed=require_signed)
     except BundleError as exc:
         raise TargetError(str(exc)) from None
     m = bundle.manifest

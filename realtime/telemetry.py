@@ -23,7 +23,7 @@ import numpy as np
 # Stages in pipeline order. "capture" is the time a frame waited between the grabber's stamp and
 # the pipeline picking it up; "handoff" the wait between the tracking and rendering threads.
 STAGES: tuple[str, ...] = ("capture", "track", "smooth", "retarget", "encode", "handoff",
-                           "decode", "composite", "sink")
+                           "decode", "composite", "label", "watermark", "sink")
 _STAGE_INDEX = {name: i for i, name in enumerate(STAGES)}
 
 

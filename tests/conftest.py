@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / ".cache" / "testdata"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _signing_identity_in_a_temporary_config(tmp_path_factory):
+    """Training and recording sign with the local identity: the tests' goes to a temporary user
+    config folder (XDG_CONFIG_HOME, also for subprocesses), never to the real user's."""
+    previous = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ SUBPACKAGES = {"facekit": "facekit", "latent": "latent", "engines": "engines",
                "calibration": "calibration", "realtime": "realtime", "provenance": "provenance"}
 ALLOWED = {
     "facekit": set(),
-    "latent": {"facekit"},
+    "latent": {"facekit", "provenance"},
     "engines": {"facekit", "latent"},
     "calibration": {"facekit"},
-    "realtime": {"facekit", "latent", "engines", "calibration"},
+    "realtime": {"facekit", "latent", "engines", "calibration", "provenance"},
     "provenance": {"facekit"},
 }
 

@@ -148,7 +148,7 @@ def test_resume_continues_from_checkpoint_within_time_budget(trained, dataset, t
     assert STEPS < info["steps"] < STEPS + 10_000          # stopped by the budget, not the count
     state = json.loads((copy / "training" / "checkpoint.json").read_text())
     assert state["step"] == info["steps"]
-    TargetBundle.load(out)
+    assert TargetBundle.load(out).signer is not None     # re-signed: the earlier signature was replaced
     with pytest.raises(ValueError, match="cannot resume"):
         train(TrainOptions(dataset, copy, size=SIZE, steps=STEPS + 8, gan=True, batch_size=8,
                            progress=False))
@@ -158,9 +158,37 @@ def test_resume_continues_from_checkpoint_within_time_budget(trained, dataset, t
 
 @pytest.fixture()
 def copy(trained, tmp_path) -> Path:
+    """An unsigned copy (the signature would refuse every manifest edit below before the
+    structural checks they test; signed bundles: the tests after these)."""
     dst = tmp_path / "bundle"
-    shutil.copytree(trained, dst, ignore=shutil.ignore_patterns("training"))
+    shutil.copytree(trained, dst, ignore=shutil.ignore_patterns("training", "manifest.sig", "manifest.signer.pem"))
     return dst
+
+
+def test_training_signs_the_bundle_with_the_local_identity(trained):
+    from latentcam.provenance.identity import local_identity
+
+    bundle = TargetBundle.load(trained, require_signed=True)
+    assert bundle.signer is not None and bundle.signer.local
+    assert bundle.signer.fingerprint == local_identity(create=False).fingerprint   # the tests' temporary one
+
+
+def test_a_signed_bundle_with_one_edited_manifest_value_is_refused(trained, tmp_path):
+    signed = tmp_path / "signed"
+    shutil.copytree(trained, signed, ignore=shutil.ignore_patterns("training"))
+    m = json.loads((signed / "manifest.json").read_text())
+    m["consent"]["licence"] = "CC0, anything goes"             # every file hash still matches
+    (signed / "manifest.json").write_text(json.dumps(m, indent=1))
+    with pytest.raises(BundleError, match=r"changed after latentcam, .* signed it .*do not use it"):
+        TargetBundle.load(signed)
+
+
+def test_an_unsigned_bundle_loads_with_a_warning_or_is_refused_when_required(copy, caplog):
+    with caplog.at_level("WARNING", logger="latentcam.latent.bundle"):
+        assert TargetBundle.load(copy).signer is None
+    assert "NOT SIGNED" in caplog.text and "latentcam sign-bundle" in caplog.text
+    with pytest.raises(BundleError, match="not signed.*--require-signed"):
+        TargetBundle.load(copy, require_signed=True)
 
 
 def test_tampered_file_is_rejected(copy):

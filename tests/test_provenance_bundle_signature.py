@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from latentcam.latent.bundle import TargetBundle
+from latentcam.latent.bundle import BundleError, TargetBundle
 from latentcam.provenance.bundle_signature import (SIGNATURE_FILE, SIGNER_FILE, BundleSignatureError, is_signed,
                                                    sign_bundle, verify_bundle)
 from latentcam.provenance.identity import local_identity
@@ -24,8 +24,9 @@ def identity(tmp_path_factory):
 
 @pytest.fixture()
 def bundle(tmp_path: Path) -> Path:
+    """An unsigned copy of the embedded target (its shipped signature left out)."""
     root = tmp_path / "astronaut"
-    shutil.copytree(DEFAULT_TARGET, root)
+    shutil.copytree(DEFAULT_TARGET, root, ignore=shutil.ignore_patterns(SIGNATURE_FILE, SIGNER_FILE))
     return root
 
 
@@ -50,9 +51,10 @@ def test_one_edited_manifest_value_is_refused_with_who_signed_it(bundle: Path, i
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["consent"]["licence"] = "anything goes"
     (bundle / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    TargetBundle.load(bundle)          # the file hashes alone accept the edit...
     with pytest.raises(BundleSignatureError, match=r"was changed after latentcam, .* signed it .* do not use it"):
-        verify_bundle(bundle)          # ...the signature does not
+        verify_bundle(bundle)          # the file hashes alone would accept the edit; the signature does not
+    with pytest.raises(BundleError, match=r"was changed after latentcam, .* signed it .* do not use it"):
+        TargetBundle.load(bundle)      # and so the loader refuses it
 
 
 def test_a_re_signed_digest_without_the_key_is_refused(bundle: Path, identity):

@@ -117,9 +117,10 @@ def test_the_exit_code_is_the_worst_of_all_files_and_json_lists_each(app, testda
 
 
 def test_bundles_sign_verify_and_refuse_edits_through_the_cli(app, tmp_path: Path):
+    assert run(app, "verify", DEFAULT_TARGET).exit_code == 0                  # shipped signed
     bundle = tmp_path / "astronaut"
-    shutil.copytree(DEFAULT_TARGET, bundle)
-    assert run(app, "verify", bundle).exit_code == 1                          # unsigned
+    shutil.copytree(DEFAULT_TARGET, bundle, ignore=shutil.ignore_patterns("manifest.sig", "manifest.signer.pem"))
+    assert run(app, "verify", bundle).exit_code == 1                          # an unsigned copy
     assert run(app, "sign-bundle", bundle).exit_code == 0
     ok = run(app, "verify", bundle)
     assert ok.exit_code == 0 and "signed by" in ok.output

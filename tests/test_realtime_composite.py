@@ -48,7 +48,7 @@ def drivers(testdata):
             for i, frame, face in tracked_frames(testdata / clip, max(keep) + 1):
                 if i in keep:
                     assert face is not None
-                    crop = st.decoder.run(st.encode(st.retarget(face, i / 30.0)))
+                    crop = st.decoder.run(st.encoder.encode(st.retarget.process(face, i / 30.0)))
                     out.append((frame, face, crop.copy()))
     return out
 

@@ -227,6 +227,7 @@ def test_fast_camera_is_thinned_to_the_output_rate(single_face_clip):
     """A 60 fps camera with --fps 30: every other frame is skipped before any work is done."""
     from latentcam.realtime.composite import CompositeOptions, Compositor
     from latentcam.realtime.label import SyntheticLabel
+    from latentcam.realtime.marking import WatermarkStage
     from latentcam.realtime.pipeline import LivePipeline, PipelineOptions, Stages
     from latentcam.realtime.replay import load_clip, replay_camera
     from latentcam.realtime.sinks import NullSink
@@ -234,7 +235,8 @@ def test_fast_camera_is_thinned_to_the_output_rate(single_face_clip):
     frames, _ = load_clip(single_face_clip, (320, 240), max_frames=20)
     source, device = replay_camera(frames, 60.0, 120)
     sink = NullSink(SinkOptions(320, 180, 30))
-    stages = Stages(compositor=Compositor(CompositeOptions(), 256, (320, 180)), label=SyntheticLabel())
+    stages = Stages(compositor=Compositor(CompositeOptions(), 256, (320, 180)), label=SyntheticLabel(),
+                    watermark=WatermarkStage(0x1234ABCD))
     with source:
         pipeline = LivePipeline(source, stages, [SinkBinding(sink, "output")],   # no tracker: the camera alone
                                 PipelineOptions(fps=30.0),
@@ -251,6 +253,7 @@ def test_preview_mirrors_the_picture_but_not_the_label(single_face_clip):
     mirror, so it reads the right way round at its configured place, while the output is unmirrored."""
     from latentcam.realtime.composite import CompositeOptions, Compositor
     from latentcam.realtime.label import LabelOptions
+    from latentcam.realtime.marking import WatermarkStage
     from latentcam.realtime.pipeline import Controls, LivePipeline, PipelineOptions, Stages
     from latentcam.realtime.replay import FramesSource, load_clip
     from latentcam.realtime.sinks import NullSink
@@ -266,7 +269,8 @@ def test_preview_mirrors_the_picture_but_not_the_label(single_face_clip):
 
     frames, _ = load_clip(single_face_clip, (640, 360), max_frames=3)
     label = SyntheticLabel(LabelOptions(position="top-right"))
-    stages = Stages(compositor=Compositor(CompositeOptions(), 256, (640, 360)), label=label)
+    stages = Stages(compositor=Compositor(CompositeOptions(), 256, (640, 360)), label=label,
+                    watermark=WatermarkStage(0x1234ABCD))
     out, preview = Keep(SinkOptions(640, 360, 30)), Keep(SinkOptions(640, 360, 30))
     with FramesSource(frames, 3) as source:
         LivePipeline(source, stages, [SinkBinding(out, "output"), SinkBinding(preview, "preview")],

@@ -74,9 +74,11 @@ def test_retarget_stage_sees_frames_without_a_face():
 
     from latentcam.realtime.composite import CompositeOptions, Compositor
     from latentcam.realtime.label import SyntheticLabel
+    from latentcam.realtime.marking import WatermarkSettings, WatermarkStage
     from latentcam.realtime.replay import FramesSource
 
     stages = Stages(compositor=Compositor(CompositeOptions(), 256, (64, 48)), label=SyntheticLabel(),
+                    watermark=WatermarkStage(0, WatermarkSettings(enabled=False)),   # 48 rows: too small for it
                     tracker=SimpleNamespace(track=lambda img, i, t: SimpleNamespace(face=None)),
                     retarget=Retarget(), encoder=SimpleNamespace(encode=lambda r: np.zeros((1, 4), np.float32)))
     image = np.zeros((48, 64, 3), np.uint8)
