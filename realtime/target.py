@@ -57,7 +57,9 @@ def load_live_target(directory: Path | str | None = None, require_signed: bool =
     try:
         bundle = TargetBundle.load(path, require_signed=require_signed)
     except BundleError as exc:
-        raise TargetError(str(exc)) from None
+        error = TargetError(str(exc))
+        error.exit_code = exc.exit_code          # a damaged, edited or unsigned bundle is bad input: 2
+        raise error from None
     m = bundle.manifest
     pose_range = bundle.pose_range
     try:

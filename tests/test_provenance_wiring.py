@@ -60,8 +60,9 @@ def test_a_copy_of_the_default_target_with_one_edited_value_is_refused_live(tmp_
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["consent"]["statement"] = "consent given for anything"
     (copy / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    with pytest.raises(TargetError, match="changed after latentcam project.* signed it .*do not use it"):
+    with pytest.raises(TargetError, match="changed after latentcam project.* signed it .*do not use it") as refused:
         load_live_target(copy)
+    assert refused.value.exit_code == 2                                  # bad input, as a BundleError
     with pytest.raises(BundleError, match="changed after"):
         TargetBundle.load(copy)
 
