@@ -214,11 +214,21 @@ def test_track_fps_tracks_less_but_renders_every_frame(target_dir, single_face_c
         timer.daemon = True
         timer.start()
 
-    tel, _, pipeline = run_live(cfg, source=source, mode="serial", on_pipeline=on_pipeline,
-                                on_frame=lambda img, work: tracked.append(work.clock.tracked))
+    stamps = []
+
+    def seen(img, work):
+        tracked.append(work.clock.tracked)
+        stamps.append(work.clock.capture_time)
+
+    tel, _, pipeline = run_live(cfg, source=source, mode="serial", on_pipeline=on_pipeline, on_frame=seen)
     assert len(tracked) > 30
-    share = sum(tracked) / len(tracked)
-    assert 0.2 < share < 0.55, share            # ~1 in 3 frames tracked at 10 of 30 fps
+    # At most 10 tracker runs per second of camera time, however many frames the machine kept up
+    # with (a loaded machine drops frames, so more of the kept ones are due for tracking).
+    span = stamps[-1] - stamps[0]
+    assert sum(tracked) <= 10.0 * span + 2, (sum(tracked), span)
+    rendered_fps = (len(tracked) - 1) / span
+    if rendered_fps > 20:                        # well above 10 fps: most frames reuse the face
+        assert sum(tracked) / len(tracked) < 0.6
     # Untracked frames reuse the last face: every frame still renders one.
     assert tel.summary()["face_fraction"] == 1.0
 
