@@ -12,16 +12,17 @@ from typing import Optional
 import typer
 
 
-def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0):
+def calibrated_driver(bundle_dir: Path, profile: Path | None, fps: float = 30.0, options=None):
     """A driver callable that retargets each observation onto the target exactly as ``live``
     does (``realtime.target.make_retargeter``: a saved profile, or self-calibration when
-    ``profile`` is None). While the retargeter has no reference yet it yields the target's
-    neutral face. The retargeter is exposed as ``driver.retargeter``."""
+    ``profile`` is None; ``options``: ``RetargetOptions``, default ones when None). While the
+    retargeter has no reference yet it yields the target's neutral face. The retargeter is
+    exposed as ``driver.retargeter``."""
     from latentcam.calibration import RetargetOptions
     from latentcam.realtime.target import load_live_target, make_retargeter
 
     target = load_live_target(bundle_dir)
-    retargeter = make_retargeter(target, profile, RetargetOptions())
+    retargeter = make_retargeter(target, profile, options if options is not None else RetargetOptions())
     geometry = retargeter.target
     neutral = (geometry.neutral_points, geometry.neutral_blendshapes, geometry.neutral_pose)
     clock = {"t": 0.0}
