@@ -71,7 +71,7 @@ class BenchOptions:
     input_size: tuple[int, int] = (640, 480)
     output_size: tuple[int, int] = (1280, 720)
     fps: float = 30.0
-    modes: tuple[str, ...] = ("serial", "overlapped")
+    modes: tuple[str, ...] = tuple(s.value for s in Schedule)
     lag: bool = True                       # measure the expression lag (re-tracks the output)
     lag_frames: int = 240
     threads: int = 2                       # decoder threads
@@ -83,7 +83,7 @@ class BenchOptions:
         if self.frames < 10:
             raise ValueError("bench needs at least 10 frames per run")
         for m in self.modes:
-            if m not in ("serial", "overlapped"):
+            if m not in {s.value for s in Schedule}:
                 raise ValueError(f"unknown schedule {m!r}; use serial and/or overlapped")
         if not self.modes:
             raise ValueError("give at least one schedule (--modes serial,overlapped)")
@@ -331,9 +331,9 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict:
         base = build_stages(_config(opts, "onnxruntime"), stack, passthrough=True)
         report["target"] = base.target.name
         for paced in (True, False):
-            key = _key("passthrough", "serial", paced)
+            key = _key("passthrough", Schedule.SERIAL, paced)
             log(f"[bench] {key}")
-            runs[key] = run_once(base.stages, frames, opts, mode="serial", paced=paced)
+            runs[key] = run_once(base.stages, frames, opts, mode=Schedule.SERIAL, paced=paced)
 
     for engine in engines:
         with ExitStack() as stack:

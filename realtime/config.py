@@ -20,6 +20,7 @@ from latentcam.facekit.errors import InputError
 from .composite import CompositeOptions
 from .label import LabelOptions
 from .marking import SigningSettings, WatermarkSettings
+from .pipeline import Schedule
 from .presence import PresenceOptions
 from .smoothing import SmoothingOptions
 
@@ -28,7 +29,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-PIPELINE_MODES = ("auto", "serial", "overlapped")
+PIPELINE_MODES = ("auto", *(s.value for s in Schedule))   # auto: the bench's pick on this machine
 RETARGET_MODES = ("relative", "absolute")
 ENGINES = ("auto", "onnxruntime", "torch", "tensorrt", "tensorrt-rtx")
 

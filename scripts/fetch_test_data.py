@@ -75,20 +75,23 @@ def fetch_pyfeat(dest: Path) -> None:
 
 
 def fetch_astronaut(dest: Path) -> None:
+    """Write the astronaut PNG unless a file with exactly its pixels is there already (checked
+    with OpenCV alone, so an offline machine without scikit-image passes with a carried copy)."""
     import cv2
     import numpy as np
-    from skimage import data as skdata
 
     target = dest / "astronaut.png"
+    if target.is_file():
+        existing = cv2.imread(str(target), cv2.IMREAD_COLOR)
+        if existing is not None and hashlib.sha256(
+                np.ascontiguousarray(existing[:, :, ::-1]).tobytes()).hexdigest() == ASTRONAUT_SHA256:
+            return
+    from skimage import data as skdata
+
     rgb = skdata.astronaut()
     digest = hashlib.sha256(np.ascontiguousarray(rgb).tobytes()).hexdigest()
     if digest != ASTRONAUT_SHA256:
         raise SystemExit(f"skimage astronaut pixels sha256 {digest} != {ASTRONAUT_SHA256}")
-    if target.is_file():
-        existing = cv2.imread(str(target), cv2.IMREAD_COLOR)
-        if existing is not None and hashlib.sha256(
-                np.ascontiguousarray(existing[:, :, ::-1]).tobytes()).hexdigest() == digest:
-            return
     cv2.imwrite(str(target), rgb[:, :, ::-1])
 
 

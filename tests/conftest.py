@@ -38,3 +38,30 @@ def testdata() -> Path:
 @pytest.fixture(scope="session")
 def single_face_clip(testdata: Path) -> Path:
     return testdata / "single_face.mp4"
+
+
+@pytest.fixture(scope="session")
+def tracked_single_face(single_face_clip: Path) -> list:
+    """Every frame of ``single_face.mp4`` tracked once by the real MediaPipe tracker (VIDEO mode,
+    30 fps stamps): ``[(index, frame, FaceObservation | None), ...]``. Slice it; do not modify."""
+    from support.tracking import tracked_frames
+
+    return list(tracked_frames(single_face_clip))
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory, single_face_clip: Path) -> Path:
+    """A dataset folder (64² crops) of the first 16 faces of ``single_face.mp4``, built once by
+    ``latentcam prepare``'s code. Tests that change a dataset copy it first."""
+    from support.datasets import build_dataset
+
+    return build_dataset(single_face_clip, tmp_path_factory.mktemp("small_dataset") / "ds",
+                         size=64, max_frames=16)
+
+
+@pytest.fixture(scope="session")
+def live_target(single_face_clip: Path) -> Path:
+    """A real target bundle for the live path (the embedded default target, checked to load)."""
+    from support.bundles import build_test_bundle
+
+    return build_test_bundle(single_face_clip)

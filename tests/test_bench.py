@@ -10,12 +10,10 @@ import pytest
 
 from latentcam.realtime.bench import BenchOptions, best_lag, markdown, run_bench
 
-from test_realtime_fixtures import build_test_bundle
-
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, single_face_clip):
-    target = build_test_bundle(single_face_clip)
+def report(tmp_path_factory, single_face_clip, live_target):
+    target = live_target
     out = tmp_path_factory.mktemp("bench")
     opts = BenchOptions(clip=single_face_clip, out_dir=out, target=str(target), engines=("onnxruntime",),
                         frames=40, input_size=(640, 480), output_size=(640, 360), lag=False,

@@ -9,8 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from test_tracking_support import tracked_frames
-
 from latentcam.calibration import CalibrationProfile, NeutralCapture, NeutralCaptureOptions, ProfileError
 from latentcam.calibration.measures import MEASURES
 from latentcam.calibration.profile import PROFILE_FORMAT, PROFILE_VERSION
@@ -18,9 +16,9 @@ from latentcam.facekit.model_file import FACE_MODEL_SHA256
 
 
 @pytest.fixture(scope="module")
-def profile(testdata) -> CalibrationProfile:
+def profile(tracked_single_face) -> CalibrationProfile:
     capture = NeutralCapture(NeutralCaptureOptions(seconds=0.4))
-    for i, _, face in tracked_frames(testdata / "single_face.mp4"):
+    for i, _, face in tracked_single_face:
         capture.feed(face, i / 30)
         if capture.done:
             break

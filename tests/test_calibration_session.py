@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,54 +14,18 @@ from latentcam.calibration.neutral import NeutralCaptureOptions
 from latentcam.calibration.ranges import steps_by_name
 from latentcam.calibration.session import CalibrationError, CalibrationOptions, run_calibration
 from latentcam.facekit.sources import CameraOptions, CameraSource
-
-
-class ReplayDevice:
-    """Plays decoded frames in a loop at ``fps`` like a webcam; stops after ``limit`` frames."""
-
-    def __init__(self, frames: list[np.ndarray], fps: float = 30.0, limit: int | None = None):
-        self.frames, self.fps, self.limit = frames, fps, limit
-        self.i, self.next_due, self.open = 0, time.monotonic(), True
-
-    def isOpened(self) -> bool:
-        return self.open
-
-    def read(self):
-        if self.limit is not None and self.i >= self.limit:   # the camera stops delivering
-            time.sleep(0.01)
-            return False, None
-        delay = self.next_due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        self.next_due = max(self.next_due + 1 / self.fps, time.monotonic() - 1 / self.fps)
-        frame = self.frames[self.i % len(self.frames)]
-        self.i += 1
-        return True, frame.copy()
-
-    def set(self, prop, value) -> bool:
-        return True
-
-    def get(self, prop) -> float:
-        return 0.0
-
-    def release(self) -> None:
-        self.open = False
+from support.camera import FakeCamera
 
 
 def _decode(path) -> list[np.ndarray]:
-    cap, frames = cv2.VideoCapture(str(path)), []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
+    from latentcam.realtime.replay import load_clip
+
+    return load_clip(path)[0]
 
 
 def _camera(frames, limit=None) -> CameraSource:
     return CameraSource(0, CameraOptions(stall_timeout_s=5.0),
-                        opener=lambda index, options: ReplayDevice(frames, limit=limit),
+                        opener=lambda index, options: FakeCamera(frames, limit=limit),
                         on_event=lambda message: None)
 
 

@@ -8,22 +8,20 @@ import shutil
 import numpy as np
 import pytest
 
-from test_latent_support import build_dataset
-
 from latentcam.latent.evaluate import nearest_frames
 from latentcam.latent.features import FEATURE_SIZE
 from latentcam.latent.training_data import DatasetError, load_training_data, parse_frame_range
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory, single_face_clip):
-    return build_dataset(single_face_clip, tmp_path_factory.mktemp("d") / "ds", size=64, max_frames=8)
+def small(small_dataset):
+    return small_dataset
 
 
 def test_loads_and_resizes(small):
     d = load_training_data(small, 32)
-    assert d.images.shape == (8, 32, 32, 3) and d.masks.shape == (8, 32, 32)
-    assert d.features.shape == (8, FEATURE_SIZE) and d.images.dtype == np.uint8
+    assert d.images.shape == (16, 32, 32, 3) and d.masks.shape == (16, 32, 32)
+    assert d.features.shape == (16, FEATURE_SIZE) and d.images.dtype == np.uint8
     assert d.masks.max() == 255 and d.masks.min() == 0
     assert len(d.subset(np.array([0, 2]))) == 2
 

@@ -7,13 +7,11 @@ import os
 import subprocess
 import sys
 
-from test_latent_support import build_dataset
-
 from latentcam.latent.bundle import TargetBundle
 
 
-def test_ddp_two_cpu_processes(tmp_path, single_face_clip):
-    data = build_dataset(single_face_clip, tmp_path / "data", size=64, max_frames=16)
+def test_ddp_two_cpu_processes(tmp_path, small_dataset):
+    data = small_dataset
     out = tmp_path / "bundle"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

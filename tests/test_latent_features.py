@@ -5,19 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_tracking_support import tracked_frames
-
 from latentcam.latent.features import (FEATURE_SIZE, crop_split_row, expression_features,
                                        expression_features_batch, feature_layout)
 
 
 @pytest.fixture(scope="module")
-def observations(single_face_clip):
+def observations(tracked_single_face):
     from latentcam.facekit.geometry import canonicalize, head_pose
 
     out = [(canonicalize(face.landmarks_px).points, face.blendshapes,
             np.array(head_pose(face.head_transform), np.float32))
-           for i, _, face in tracked_frames(single_face_clip, 72) if face is not None and i % 8 == 0]
+           for i, _, face in tracked_single_face if face is not None and i % 8 == 0]
     assert len(out) >= 5
     return out
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_latent_support import build_dataset
+from support.datasets import build_dataset
 
 from latentcam.latent.bundle import BundleError, TargetBundle, write_manifest
 

@@ -13,15 +13,13 @@ from pathlib import Path
 import cv2
 import pytest
 
-from test_realtime_fixtures import build_test_bundle
-
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "latentcam"]
 
 
 @pytest.fixture(scope="module")
-def target_dir(single_face_clip):
-    return build_test_bundle(single_face_clip)
+def target_dir(live_target):
+    return live_target
 
 
 def _count_frames(path: Path) -> tuple[int, tuple[int, int] | None]:

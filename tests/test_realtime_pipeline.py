@@ -17,8 +17,8 @@ from latentcam.realtime.presence import PresenceState
 from latentcam.realtime.session import run_live
 from latentcam.realtime.sinks import SinkOptions, VirtualCameraSink
 
-from test_realtime_fixtures import (ClipCamera, build_test_bundle, clip_camera_opener,
-                                    memory_backend_registered)
+from support.camera import FakeCamera, opener_for
+from support.virtualcam import memory_backend_registered
 
 
 @pytest.fixture()
@@ -28,8 +28,8 @@ def vcam():
 
 
 @pytest.fixture(scope="session")
-def target_dir(single_face_clip):
-    return build_test_bundle(single_face_clip)
+def target_dir(live_target):
+    return live_target
 
 
 def _config(target_dir, **overrides) -> LiveConfig:
@@ -142,11 +142,11 @@ def test_face_leaves_output_eases_to_neutral_and_keeps_moving(target_dir, testda
 def test_camera_outage_keeps_frames_flowing(target_dir, single_face_clip, vcam):
     from latentcam.facekit.sources import CameraOptions, CameraSource
 
-    camera = ClipCamera.from_clip(single_face_clip, size=(640, 480), fps=30.0)
+    camera = FakeCamera.from_clip(single_face_clip, size=(640, 480), fps=30.0)
     camera.outage(1.2, 2.0)          # "unplugged" from t=1.2 s to t=3.2 s
     events = []
     source = CameraSource(7, CameraOptions(stall_timeout_s=0.5, reopen_interval_s=0.2),
-                          opener=clip_camera_opener(camera), on_event=events.append)
+                          opener=opener_for(camera), on_event=events.append)
     cfg = _config(target_dir, **{"output.size": "640x360"})
     cam = VirtualCameraSink(SinkOptions(640, 360, 30, backend="latentcam-memory"))
     stop = {}
@@ -179,7 +179,7 @@ def test_long_run_flat_memory_and_latency(target_dir, single_face_clip, n):
 
     from latentcam.realtime.replay import FramesSource
 
-    clip_frames = ClipCamera.from_clip(single_face_clip, size=(320, 180)).frames
+    clip_frames = FakeCamera.from_clip(single_face_clip, size=(320, 180)).frames
 
     proc = psutil.Process()
     rss = {}
@@ -214,11 +214,21 @@ def test_track_fps_tracks_less_but_renders_every_frame(target_dir, single_face_c
         timer.daemon = True
         timer.start()
 
-    tel, _, pipeline = run_live(cfg, source=source, mode="serial", on_pipeline=on_pipeline,
-                                on_frame=lambda img, work: tracked.append(work.clock.tracked))
+    stamps = []
+
+    def seen(img, work):
+        tracked.append(work.clock.tracked)
+        stamps.append(work.clock.capture_time)
+
+    tel, _, pipeline = run_live(cfg, source=source, mode="serial", on_pipeline=on_pipeline, on_frame=seen)
     assert len(tracked) > 30
-    share = sum(tracked) / len(tracked)
-    assert 0.2 < share < 0.55, share            # ~1 in 3 frames tracked at 10 of 30 fps
+    # At most 10 tracker runs per second of camera time, however many frames the machine kept up
+    # with (a loaded machine drops frames, so more of the kept ones are due for tracking).
+    span = stamps[-1] - stamps[0]
+    assert sum(tracked) <= 10.0 * span + 2, (sum(tracked), span)
+    rendered_fps = (len(tracked) - 1) / span
+    if rendered_fps > 20:                        # well above 10 fps: most frames reuse the face
+        assert sum(tracked) / len(tracked) < 0.6
     # Untracked frames reuse the last face: every frame still renders one.
     assert tel.summary()["face_fraction"] == 1.0
 

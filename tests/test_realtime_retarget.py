@@ -8,8 +8,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from test_tracking_support import tracked_frames
-
 from latentcam.facekit.blendshapes import INDEX
 from latentcam.facekit.sources import Frame
 from latentcam.realtime.config import LiveConfig, apply_overrides
@@ -19,10 +17,10 @@ from latentcam.realtime.session import build_stages
 
 
 @pytest.fixture(scope="module")
-def asymmetric_face(single_face_clip):
+def asymmetric_face(tracked_single_face):
     """The real clip's tracked face with the most different left/right eye blink scores."""
     best, best_gap = None, -1.0
-    for _, _, face in tracked_frames(single_face_clip, 60):
+    for _, _, face in tracked_single_face[:60]:
         if face is None:
             continue
         gap = abs(float(face.blendshapes[INDEX["eyeBlinkLeft"]] - face.blendshapes[INDEX["eyeBlinkRight"]]))

@@ -6,8 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from test_tracking_support import tracked_frames
-
 from latentcam.facekit.geometry import alignment_matrix, transform_points
 from latentcam.facekit.landmarks import NOSE_TIP
 from latentcam.realtime.composite import CompositeOptions, Compositor, cover_matrix
@@ -18,10 +16,10 @@ from latentcam.realtime.telemetry import FrameClock, Telemetry
 
 
 @pytest.fixture(scope="module")
-def tracked(single_face_clip):
+def tracked(tracked_single_face):
     """(frames, observations) of the first 40 frames of the real clip."""
     frames, faces = [], []
-    for _, img, face in tracked_frames(single_face_clip, 40):
+    for _, img, face in tracked_single_face[:40]:
         frames.append(img)
         faces.append(face)
     assert len(frames) == 40

@@ -14,7 +14,7 @@ from latentcam.realtime.sinks import (
     VirtualCameraSink, open_sink, PreviewSink,
 )
 
-from test_realtime_fixtures import memory_backend_registered
+from support.virtualcam import memory_backend_registered
 
 
 @pytest.fixture()

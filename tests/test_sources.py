@@ -10,6 +10,7 @@ import pytest
 
 from latentcam.facekit.sources import (CameraOptions, CameraSource, FileOptions, SourceError,
                                        SourceOptions, VideoFileSource, open_source)
+from support.camera import FakeCamera
 
 
 def test_file_source_is_lossless_and_in_order(single_face_clip):
@@ -54,33 +55,9 @@ def test_camera_that_cannot_be_opened_fails_fast():
     assert time.monotonic() - start < 5
 
 
-class FakeDevice:
-    """Stands in for cv2.VideoCapture (no camera exists here): frames on demand, can stall."""
-
-    def __init__(self, fps=100.0, opened=True):
-        self.fps = fps
-        self.opened = opened
-        self.stalled = threading.Event()
-        self.count = 0
-
-    def isOpened(self):
-        return self.opened
-
-    def read(self):
-        time.sleep(1.0 / self.fps)
-        if self.stalled.is_set():
-            return False, None
-        self.count += 1
-        return True, np.full((48, 64, 3), self.count % 256, np.uint8)
-
-    def set(self, prop, value):
-        return True
-
-    def get(self, prop):
-        return self.fps
-
-    def release(self):
-        self.opened = False
+def FakeDevice(fps=100.0):
+    """The one fake camera (``support.camera``) with numbered grey frames."""
+    return FakeCamera(fps=fps)
 
 
 def test_camera_grabber_hands_out_the_newest_frame_and_counts_drops():

@@ -1,6 +1,5 @@
-"""Helpers for the latent tests (no tests here): build a small dataset directory from a real
-clip with the project's own dataset builder (``latentcam prepare``) and the real MediaPipe
-tracker."""
+"""Dataset folders built with the project's own dataset builder (``latentcam prepare``) and the
+real MediaPipe tracker."""
 
 from __future__ import annotations
 
