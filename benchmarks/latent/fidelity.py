@@ -272,10 +272,11 @@ def _machine(load_start) -> dict:
         mp_version = "unknown"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                             text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "latent", "benchmarks/latent"],
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "latent",
+                            "benchmarks/latent/fidelity.py"],
                            cwd=REPO, capture_output=True, text=True).stdout.strip()
     if dirty:
-        commit += " + uncommitted changes in latent/ or benchmarks/latent/"
+        commit += " + uncommitted changes in latent/ or fidelity.py"
     return {"date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "python": platform.python_version(), "torch": torch.__version__,
