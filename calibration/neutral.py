@@ -90,19 +90,29 @@ def observation_pose(face: FaceObservation) -> np.ndarray:
     return np.array(head_pose(face.head_transform), dtype=np.float64)
 
 
+# A single frame used as the neutral (the provisional one, before a capture succeeds) must also
+# have open eyes and unfurrowed brows: the capture tolerates blinks because its robust mean drops
+# them, a single frame cannot. Limits in the same spirit as RELAX_LIMITS.
+SINGLE_FRAME_LIMITS: tuple[tuple[str, float], ...] = (("blink", 0.5), ("brows_down", 0.5))
+_SINGLE_INDEX = {g: indices(GROUPS[g]) for g, _ in SINGLE_FRAME_LIMITS}
+
+
 def neutrality(blendshapes: np.ndarray, pose: np.ndarray,
                options: NeutralCaptureOptions = NeutralCaptureOptions()) -> float:
-    """How far a face is from a relaxed, frontal one, by the same measures as the capture's
-    checks (0 = relaxed and frontal; lower is more neutral):
+    """How far a face is from a relaxed, frontal one with open eyes, by the capture's own
+    measures (0 = relaxed and frontal; lower is more neutral):
 
-        Σ over RELAX_LIMITS of (group score / its limit) + |yaw| / max_yaw + |pitch| / max_pitch
+        Σ over RELAX_LIMITS and SINGLE_FRAME_LIMITS of (group score / its limit)
+          + |yaw| / max_yaw + |pitch| / max_pitch
 
     Each term is 1 where the capture would start to refuse the face, so expression and head
     pose weigh alike. A sum, not a maximum: a face that stops smiling is more neutral even while
-    its resting brows score highest. Blinks are not counted (people blink on neutral faces).
+    its resting brows score highest. Closed eyes and lowered brows count (a crying face with the
+    eyes shut is not a neutral to measure expressions from).
     """
     b = np.asarray(blendshapes, dtype=np.float64)
     expression = sum(float(np.max(b[_RELAX_INDEX[g]])) / limit for g, limit in RELAX_LIMITS)
+    expression += sum(float(np.max(b[_SINGLE_INDEX[g]])) / limit for g, limit in SINGLE_FRAME_LIMITS)
     yaw, pitch = float(pose[0]), float(pose[1])
     return expression + abs(yaw) / options.max_yaw_deg + abs(pitch) / options.max_pitch_deg
 

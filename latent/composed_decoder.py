@@ -12,14 +12,17 @@ the two prototypes). Here:
 * **Regions.** Two small trunks — the *upper* one reads only ``z[:, :Z/2]`` (the factorised
   encoder's eyes/brows half), the *lower* one only ``z[:, Z/2:]`` (mouth/jaw) — each grow
   their half-code to features at S/8. The features are joined by a fixed soft mask in the crop
-  (a band around ``features.crop_split_row``, the row region mixing cuts at in training) and
-  everything after that is shared and spatially local. Joining *features, fields and weights*
-  rather than two rendered images leaves no seam: the picture is one continuous texture moved by
-  one continuous field. Above the band (plus the tail's few-pixel receptive field) the output
-  does not depend on the lower half-code at all, and vice versa.
+  (a smoothstep band, ``DecoderConfig.region_band`` of the side, around
+  ``features.crop_split_row``: the row region mixing cuts at in training) and everything after
+  that is shared and spatially local (bilinear ×2, a 3×3 conv at S/4, 3×3 heads). Joining
+  *features, fields and weights* rather than two rendered images leaves no seam: the picture is
+  one continuous texture moved by one continuous field. Farther than a quarter of the side
+  from the band (the tail's and heads' reach plus the field's few pixels) the output does not
+  depend on the other region's half-code at all (``tests/test_latent_composed_decoder.py``);
+  closer, the two codes blend.
 * **Exemplars.** K textures, each initialised from a real training crop chosen by the coverage
   measures (``latent.exemplars``: neutral, widest open mouth, widest smile, eyes closed, brows
-  up), refined in training. Per-pixel softmax weights predicted at S/8 mix them *in texture
+  up), refined in training. Per-pixel softmax weights predicted at S/4 mix them *in texture
   space* into one texture, which the displacement field then moves with a single bilinear
   gather: K exemplars cost one warp, not K (the gather alone is ~1 ms at 256² on 2 CPU cores).
 * **Generated branch.** A shared tail grows the joined features to S/2 (pixel shuffle to S/2,
@@ -45,13 +48,14 @@ _NEUTRAL_LOGIT = 3.0      # initial bias of exemplar 0's logit (the others 0): w
 _BLEND_LOGIT = 1.0        # initial bias of the blend logit: 0.73 exemplars, 0.27 generated
 
 
-def _stages(first: int, widths: tuple[int, ...], count: int) -> tuple[nn.Sequential, int]:
-    """``count`` × (nearest ×2, 3×3 conv, LeakyReLU) from ``first`` channels; → (module, width)."""
+def _stages(first: int, widths: tuple[int, ...], count: int, mode: str = "nearest"
+            ) -> tuple[nn.Sequential, int]:
+    """``count`` × (×2 upsampling, 3×3 conv, LeakyReLU) from ``first`` channels; → (module, width)."""
     widths = tuple(widths) + (widths[-1],) * max(0, count + 1 - len(widths))
     mods: list[nn.Module] = []
     width = first
     for i in range(count):
-        mods += [nn.Upsample(scale_factor=2, mode="nearest"),
+        mods += [nn.Upsample(scale_factor=2, mode=mode),
                  nn.Conv2d(width, widths[i + 1], 3, padding=1), nn.LeakyReLU(0.2)]
         width = widths[i + 1]
     return nn.Sequential(*mods), width
@@ -100,7 +104,18 @@ class ComposedDecoder(nn.Module):
         self.lower = _Trunk(half, widths, trunk_stages)
         width = self.upper.width
         self.register_buffer("lower_weight", lower_region_weight(s, low, config.region_band))
-        # Heads at S/8: displacement field (2), exemplar logits (K).
+        # Shared tail S/8 → S/4, then BGR + alpha + blend at S/2 by pixel shuffle. Bilinear, not
+        # nearest, upsampling: a nearest copy turns the join's ramp into steps, and a field that
+        # differs between the regions would fold the texture at each step (a seam).
+        self.tail, tail_width = _stages(width, (width,) + tuple(config.tail_channels), 1, "bilinear")
+        self.to_out = nn.Sequential(nn.Conv2d(tail_width, 4 * 5, 3, padding=1), nn.PixelShuffle(2))
+        with torch.no_grad():
+            self.to_out[0].bias[16:20] = _BLEND_LOGIT   # pixel-shuffle channel 4 = conv 16..19
+        # Heads at S/``head_stride`` (4: on the tail's features, 8: on the joined trunks'):
+        # displacement field (2) and exemplar logits (K).
+        if config.head_stride not in (4, 8):
+            raise ValueError(f"head_stride must be 4 or 8, got {config.head_stride}")
+        width = tail_width if config.head_stride == 4 else width
         self.to_flow = nn.Conv2d(width, 2, 3, padding=1)
         nn.init.zeros_(self.to_flow.weight)
         nn.init.zeros_(self.to_flow.bias)
@@ -109,11 +124,6 @@ class ComposedDecoder(nn.Module):
         with torch.no_grad():
             self.to_weights.bias.zero_()
             self.to_weights.bias[0] = _NEUTRAL_LOGIT
-        # Shared tail S/8 → S/4, then BGR + alpha + blend at S/2 by pixel shuffle.
-        self.tail, tail_width = _stages(width, (width,) + tuple(config.tail_channels), 1)
-        self.to_out = nn.Sequential(nn.Conv2d(tail_width, 4 * 5, 3, padding=1), nn.PixelShuffle(2))
-        with torch.no_grad():
-            self.to_out[0].bias[16:20] = _BLEND_LOGIT   # pixel-shuffle channel 4 = conv 16..19
         self.textures = nn.Parameter(torch.full((k, 3, s, s), 0.5))
 
     @torch.no_grad()
@@ -136,16 +146,18 @@ class ComposedDecoder(nn.Module):
         """(B, Z) → (B, 4, S, S) BGRA in [0, 1]."""
         s = self.config.size
         x = self.features(z)
+        t = self.tail(x)
+        h = t if self.config.head_stride == 4 else x
         # Coordinates and texture weights stay float32 in an fp16 decoder (an fp16 coordinate
         # is off by up to 0.1 px at 256²).
-        flow = torch.tanh(self.to_flow(x)).float() * (2 * self.config.max_shift)
+        flow = torch.tanh(self.to_flow(h)).float() * (2 * self.config.max_shift)
         flow = F.interpolate(flow, size=(s, s), mode="bilinear", align_corners=False)
-        weights = torch.softmax(self.to_weights(x).float(), dim=1)
+        weights = torch.softmax(self.to_weights(h).float(), dim=1)
         weights = F.interpolate(weights, size=(s, s), mode="bilinear", align_corners=False)
         textures = self.textures.clamp(0, 1).float()
         mixed = (weights.unsqueeze(2) * textures.unsqueeze(0)).sum(dim=1)      # (B, 3, S, S)
         warped = sample_bilinear_batched(mixed, flow * (s / 2))
-        out = self.to_out(self.tail(x))
+        out = self.to_out(t)
         out = F.interpolate(out, size=(s, s), mode="bilinear", align_corners=False)
         warped = warped.to(out.dtype)
         blend = torch.sigmoid(out[:, 4:5])
@@ -154,8 +166,10 @@ class ComposedDecoder(nn.Module):
 
     @torch.no_grad()
     def exemplar_weights(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, Z) → (B, K, S/8, S/8) softmax weights (for inspection and tests)."""
-        return torch.softmax(self.to_weights(self.features(z)).float(), dim=1)
+        """(B, Z) → (B, K, S/h, S/h) softmax weights, h = ``head_stride`` (inspection, tests)."""
+        x = self.features(z)
+        h = self.tail(x) if self.config.head_stride == 4 else x
+        return torch.softmax(self.to_weights(h).float(), dim=1)
 
 
 def sample_bilinear_batched(images: torch.Tensor, shift_px: torch.Tensor) -> torch.Tensor:

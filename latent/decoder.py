@@ -50,6 +50,7 @@ class DecoderConfig:
     region_channels: tuple[int, ...] = (192, 128, 96, 64)   # per-region trunk, 4² → S/8
     tail_channels: tuple[int, ...] = (48,)                   # shared tail at S/4
     region_band: float = 0.15            # width of the upper/lower join, fraction of the side
+    head_stride: int = 4                 # field + exemplar weights predicted at S/4 (or S/8)
 
 
 def build_decoder(config: DecoderConfig) -> nn.Module:

@@ -254,16 +254,25 @@ class Compositor:
             return out
         # The head's motion in output pixels: crop → out ∘ motion ∘ out → crop.
         t = compose(compose(self._crop_to_out, motion), invert_affine(self._crop_to_out)).astype(np.float32)
-        (x0, y0, x1, y1), gx, gy, (ws, sx, sy) = self._sheet
+        (x0, y0, x1, y1), gx, gy, (ws, sx, sy), corners, levels = self._sheet
+        # Largest displacement (at the region's corners, where the weight is 1): below a
+        # quarter pixel nothing visibly moves; otherwise only where weight × that exceeds a
+        # quarter pixel is remapped (nested boxes precomputed per weight level).
+        moved = corners @ t[:, :2].T + t[:, 2] - corners
+        most = float(np.sqrt((moved ** 2).sum(axis=1)).max())
+        if most < 0.25:
+            return out
+        bx0, by0, bx1, by1 = next((box for level, box in levels if level * most <= 0.25), levels[-1][1])
         # The displacement is smooth: computed on a 1/4-size grid, scaled up, then added to
         # the full-size identity map (one remap of the face's surroundings).
         dx = ws * ((t[0, 0] - 1.0) * sx + t[0, 1] * sy + t[0, 2])
         dy = ws * (t[1, 0] * sx + (t[1, 1] - 1.0) * sy + t[1, 2])
         size = (x1 - x0, y1 - y0)
-        map_x = cv2.subtract(gx, cv2.resize(dx, size, interpolation=cv2.INTER_LINEAR))
-        map_y = cv2.subtract(gy, cv2.resize(dy, size, interpolation=cv2.INTER_LINEAR))
-        out[y0:y1, x0:x1] = cv2.remap(self._plate_out, map_x, map_y, cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REPLICATE)
+        sub = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
+        map_x = cv2.subtract(gx[sub], cv2.resize(dx, size, interpolation=cv2.INTER_LINEAR)[sub])
+        map_y = cv2.subtract(gy[sub], cv2.resize(dy, size, interpolation=cv2.INTER_LINEAR)[sub])
+        out[by0:by1, bx0:bx1] = cv2.remap(self._plate_out, map_x, map_y, cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REPLICATE)
         return out
 
     def _fill_plate(self, rest_alpha: np.ndarray) -> None:
@@ -310,7 +319,16 @@ class Compositor:
         ws = cv2.resize(w[y0:y1, x0:x1], small, interpolation=cv2.INTER_AREA)
         sx = cv2.resize(gx, small, interpolation=cv2.INTER_AREA)
         sy = cv2.resize(gy, small, interpolation=cv2.INTER_AREA)
-        self._sheet = ((x0, y0, x1, y1), gx, gy, (ws, sx, sy))
+        # Nested boxes where the weight exceeds each level (largest level first; the last is
+        # the whole box), and the region's bounding-box corners (weight 1 there).
+        levels = []
+        for level in (0.3, 0.1, 0.03):
+            yy, xx = np.nonzero(w >= level)
+            levels.append((level, (int(xx.min()), int(yy.min()), int(xx.max()) + 1, int(yy.max()) + 1)))
+        levels.append((0.0, (x0, y0, x1, y1)))
+        lo, hi = region_out.min(axis=0), region_out.max(axis=0)
+        corners = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [lo[0], hi[1]], [hi[0], hi[1]]], np.float32)
+        self._sheet = ((x0, y0, x1, y1), gx, gy, (ws, sx, sy), corners, levels)
 
     def paste(self, crop_bgra: np.ndarray, frame_bgr: np.ndarray,
               landmarks_px: np.ndarray) -> np.ndarray:

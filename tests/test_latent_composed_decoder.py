@@ -72,7 +72,7 @@ def test_upper_face_ignores_the_lower_half_code(decoder):
     mixed = torch.cat([za[:, :half], zb[:, half:]], dim=1)       # only the lower half differs
     a, b = _render(decoder, za), _render(decoder, mixed)
     top, bottom = _band_rows(decoder)
-    margin = 3 * SIZE // 16   # 3 rows at S/8: the 3×3 heads, bilinear upsampling, the field
+    margin = SIZE // 4   # 4 rows at S/8: tail and heads (3×3), bilinear upsampling, the field
     upper, lower = slice(0, top - margin), slice(bottom + margin, SIZE)
     assert np.abs(a[:, upper] - b[:, upper]).max() < 1e-6
     assert np.abs(a[:, lower] - b[:, lower]).mean() > 1e-2        # the mouth did follow zb
@@ -84,7 +84,7 @@ def test_lower_face_ignores_the_upper_half_code(decoder):
     mixed = torch.cat([zb[:, :half], za[:, half:]], dim=1)       # only the upper half differs
     a, b = _render(decoder, za), _render(decoder, mixed)
     top, bottom = _band_rows(decoder)
-    margin = 3 * SIZE // 16
+    margin = SIZE // 4
     assert np.abs(a[:, bottom + margin:] - b[:, bottom + margin:]).max() < 1e-6
     assert np.abs(a[:, :top - margin] - b[:, :top - margin]).mean() > 1e-2
 
@@ -101,14 +101,21 @@ def test_regions_join_without_a_seam(decoder):
             last = trunk.blocks[-2]
             last.weight.zero_()
             last.bias.fill_(bias)
+        # The tail passes channel 0 on as 2 + feature (3 above the join, 1 below) ...
+        conv = dec.tail[1]
+        conv.weight.zero_()
+        conv.bias.zero_()
+        conv.weight[0, 0, 1, 1] = 1.0
+        conv.bias[0] = 2.0
+        # ... and the field head turns it into flow_y = ±shift_px: tanh(L·(v − 2)) · 2·max_shift.
+        target = shift_px * 2 / SIZE / (2 * dec.config.max_shift)
+        logit = float(np.arctanh(target))
         dec.to_flow.weight.zero_()
         dec.to_flow.bias.zero_()
-        # flow_y = tanh(mean of the features) · 2·max_shift; pick the weight that gives shift_px.
-        target = shift_px * 2 / SIZE / (2 * dec.config.max_shift)
-        width = dec.to_flow.weight.shape[1]
-        dec.to_flow.weight[1, :, 1, 1] = float(np.arctanh(target)) / width
+        dec.to_flow.weight[1, 0, 1, 1] = logit
+        dec.to_flow.bias[1] = -2 * logit
         z = torch.zeros(1, dec.config.code_size)
-        flow = torch.tanh(dec.to_flow(dec.features(z))) * (2 * dec.config.max_shift)
+        flow = torch.tanh(dec.to_flow(dec.tail(dec.features(z)))) * (2 * dec.config.max_shift)
         flow = torch.nn.functional.interpolate(flow, size=(SIZE, SIZE), mode="bilinear",
                                                align_corners=False)[0, 1] * (SIZE / 2)
     column = flow[:, SIZE // 2].numpy()
@@ -213,3 +220,14 @@ def test_composed_training_writes_a_bundle_that_renders_its_exemplars(dataset, t
         with torch.no_grad():
             ref = dec(torch.from_numpy(z[None])).numpy()
         assert np.abs(sess.run(None, {"z": z[None]})[0] - ref).max() < 1e-4
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_engine_export_keeps_the_composed_decoder_within_tolerance(decoder, tmp_path, precision):
+    """The engines' exporter (fp16: a strongly typed half graph for TensorRT) checks its own
+    ONNX Runtime output against torch; coordinates and exemplar weights stay float32 inside."""
+    from latentcam.engines.export import ExportOptions, export_decoder
+
+    report = export_decoder(decoder, decoder.config.code_size, tmp_path / f"d_{precision}.onnx",
+                            ExportOptions(precision=precision))
+    assert report.max_abs_error <= report.tolerance

@@ -12,7 +12,13 @@ observed:
 * **end to end**: driver vs re-tracked render (the number ``cross_default.md`` reports per region).
 
 For the geometry the slope of a least-squares fit (render vs driver) is reported too: below 1
-the render's mouth moves less than the driver's. Writes ``cross_mouth.json`` / ``.md`` here.
+the render's mouth moves less than the driver's.
+
+Both provisional-neutral rules run (the most neutral face so far, today's; the first face seen,
+before issue #11) and the region correlations are also given over the frames after the last
+change of the provisional neutral ("settled"): correlation is blind to a constant offset, so a
+reference that is wrong but never changes scores better over a whole clip than one that
+improves a few times. Writes ``cross_mouth.json`` / ``.md`` here.
 """
 
 from __future__ import annotations
@@ -45,24 +51,34 @@ def _slope(x, y) -> float | None:
     return round(float(np.polyfit(x, y, 1)[0]), 3)
 
 
-def run(clip: Path, target: Path) -> dict:
-    from latentcam.calibration import measures
-    from latentcam.eval_command import calibrated_driver
+def run(clip: Path, target: Path, first_face: bool = False, window_from: int | None = None) -> dict:
+    from latentcam.calibration import Retargeter, RetargetOptions, TargetGeometry, measures
     from latentcam.facekit.blendshapes import INDEX, REGION_GROUPS
     from latentcam.facekit.geometry import canonicalize
     from latentcam.latent.bundle import TargetBundle
-    from latentcam.latent.evaluate import EvalOptions, _composite_bgr, drive, retrack
+    from latentcam.latent.evaluate import (EvalOptions, _composite_bgr, drive, region_correlation,
+                                           retrack)
     from latentcam.latent.renderer import BundleRenderer, RendererOptions
 
-    inner = calibrated_driver(target, None)
-    fed = []
+    bundle = TargetBundle.load(target)
+    geometry_t = TargetGeometry.from_manifest(bundle.manifest)
+    retargeter = Retargeter(None, geometry_t, RetargetOptions(provisional_margin=1e9) if first_face
+                            else RetargetOptions())
+    fed, switches, clock = [], [], {"t": 0.0, "n": 0, "last": None}
 
-    def driver(face):
-        out = inner(face)
+    def driver(face):   # as eval_command.calibrated_driver, recording what goes to the encoder
+        clock["t"] += 1.0 / 30.0
+        r = retargeter.process(face, clock["t"])
+        p = retargeter.provisional_neutrality
+        if p is not None and p != clock["last"]:
+            switches.append(clock["n"])
+            clock["last"] = p
+        clock["n"] += 1
+        out = (r.points, r.blendshapes, r.pose) if r is not None else (
+            geometry_t.neutral_points, geometry_t.neutral_blendshapes, geometry_t.neutral_pose)
         fed.append(out)
         return out
 
-    bundle = TargetBundle.load(target)
     with BundleRenderer(bundle, RendererOptions(2)) as renderer:
         driven = drive(clip, renderer, driver, EvalOptions())
     track = retrack([_composite_bgr(r) for r in driven.renders])
@@ -94,7 +110,14 @@ def run(clip: Path, target: Path) -> dict:
                        "slope_render_on_retargeted": _slope(r, n),
                        "driver_range_cm": round(float(np.ptp(d)), 3),
                        "render_range_cm": round(float(np.ptp(n)), 3)}
-    return {"frames": len(ok), "blendshapes": rows, "geometry": geometry}
+    settle = switches[-1] if switches else 0
+    window = settle if window_from is None else window_from
+    late = [k for k, i in enumerate(ok) if i > window]
+    regions = {"all": region_correlation(drv_bs, ren_bs),
+               "settled": region_correlation(drv_bs[late], ren_bs[late]) if len(late) > 10 else None}
+    return {"frames": len(ok), "provisional_changes": len(switches), "last_change_at": settle,
+            "self_calibrated": retargeter.state.value, "regions": regions,
+            "blendshapes": rows, "geometry": geometry}
 
 
 def main() -> None:
@@ -104,7 +127,12 @@ def main() -> None:
     a = ap.parse_args()
     load_start = os.getloadavg()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    results = {clip: run(a.testdata / clip, a.target) for clip in CLIPS}
+    results = {}
+    for clip in CLIPS:
+        results[clip] = run(a.testdata / clip, a.target)
+        same_window = run(a.testdata / clip, a.target, True, window_from=results[clip]["last_change_at"])
+        results[clip]["first_face_rule"] = {k: v for k, v in same_window.items()
+                                            if k in ("regions", "provisional_changes", "self_calibrated")}
     load_end = os.getloadavg()
     info = {"date": started, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "load_average_start": [round(x, 2) for x in load_start],
@@ -119,7 +147,16 @@ def main() -> None:
           "(std > 0.02) to enter the region mean of `cross_default.md`; *clipped at 0*: share of "
           "frames where retargeting clipped the score to 0.", ""]
     for clip, r in results.items():
-        md += [f"## {clip} ({r['frames']} frames)", "",
+        f = r["first_face_rule"]
+        fmt = lambda d: " / ".join("–" if d is None or d.get(k) is None else f"{d[k]:.3f}" for k in ("mouth", "eyes", "brows"))  # noqa: E731
+        md += [f"## {clip} ({r['frames']} frames; state at the end: {r['self_calibrated']}; "
+               f"provisional neutral changed {r['provisional_changes']} times, last at frame "
+               f"{r['last_change_at']})", "",
+               "| provisional neutral | mouth / eyes / brows, all frames | after today's last change (same frames for both) |",
+               "|---|---|---|",
+               f"| most neutral so far (today) | {fmt(r['regions']['all'])} | {fmt(r['regions']['settled'])} |",
+               f"| first face (before #11) | {fmt(f['regions']['all'])} | {fmt(f['regions']['settled'])} |", "",
+               "Per blendshape, today's rule:", "",
                "| region | blendshape | driver std | counted | driver→retargeted | retargeted→render | "
                "driver→render | retargeted mean | render mean | clipped at 0 |",
                "|---|---|---|---|---|---|---|---|---|---|"]
