@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from latentcam.facekit.errors import InputError
+
 from .identity import (IdentityError, SigningIdentity, certificate_fingerprint, describe_certificate,
                        is_local_certificate, load_chain, verify_signature)
 
@@ -31,7 +33,7 @@ SIGNATURE_FORMAT = "latentcam-bundle-signature"
 SIGNATURE_VERSION = 1
 
 
-class BundleSignatureError(ValueError):
+class BundleSignatureError(InputError, ValueError):
     """A bundle's signature does not match its manifest, or is malformed; the message says what to do."""
 
 

@@ -24,6 +24,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from latentcam.facekit.errors import InputError
+
+
 LOCAL_ORGANIZATION = "latentcam local signing identity (not a trusted issuer)"
 #: The one-off identity that signed the embedded default target (scripts/sign_default_target.py):
 #: its key was discarded after signing; it shows the files are as shipped, not who shipped them.
@@ -46,7 +49,7 @@ The CA's private key was discarded after issuing the signing certificate.
 """
 
 
-class IdentityError(RuntimeError):
+class IdentityError(InputError, RuntimeError):
     """The signing certificate or key cannot be used; the message says what to do."""
 
 

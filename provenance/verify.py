@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from latentcam.facekit.errors import InputError
 from latentcam.facekit.sources import SourceError, VideoFileSource
 
 from .content_credentials import ManifestReport, read_manifest
@@ -17,7 +18,7 @@ from .watermark import Detection, WatermarkDetector, WatermarkError, WatermarkOp
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
-class VerifyError(RuntimeError):
+class VerifyError(InputError, RuntimeError):
     """The file cannot be verified (missing, unreadable); the message says what to do."""
 
 

@@ -31,6 +31,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from latentcam.facekit.errors import InputError
+
+
 MARKER = 0x4C43          # "LC": latentcam
 CODE_BITS = 64           # 16 marker + 32 bundle id + 16 CRC
 _KEY = b"latentcam-watermark-v1"
@@ -38,7 +41,7 @@ _CHASE_WEAK_BITS = 6     # bits considered for flipping
 _CHASE_MAX_FLIPS = 2
 
 
-class WatermarkError(ValueError):
+class WatermarkError(InputError, ValueError):
     """A frame or payload the watermark cannot work with."""
 
 

@@ -168,7 +168,7 @@ def test_config_errors_name_the_fix():
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, single_face_clip):
-    from test_latent_support import build_dataset
+    from support.datasets import build_dataset
 
     return build_dataset(single_face_clip, tmp_path_factory.mktemp("data") / "sf", size=64,
                          max_frames=40)

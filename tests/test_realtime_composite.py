@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from test_tracking_support import tracked_frames
+from support.tracking import tracked_frames
 
 from latentcam.facekit import landmarks as lm
 from latentcam.facekit.geometry import alignment_matrix, invert_affine, transform_points
