@@ -179,7 +179,8 @@ def main() -> None:
         tiles.append(np.concatenate(row, axis=1))
     cv2.imwrite(str(HERE / "side_by_side_occlusion_training.png"), np.concatenate(tiles, axis=0))
     for (n, (img,)), tag in zip(held.items(), TAGS):
-        cv2.imwrite(str(HERE / f"side_by_side_occlusion_training_heldout_{tag}.png"), img)
+        name = f"side_by_side_occlusion_training_heldout_{tag.replace(' ', '_')}.png"
+        cv2.imwrite(str(HERE / name), img)
 
     load = os.getloadavg()
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": a.size,
