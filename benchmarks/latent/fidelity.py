@@ -453,6 +453,11 @@ NOTES: dict[str, list[str]] = {
         "half-code itself maps these frames to the crying mouth (its nearest training codes are "
         "crying frames), so the decoder composes what the encoder hands it; the fix lies in the "
         "encoder's lower-face input, not the decoder.",
+        "- The regions do compose: with A's upper and B's lower half-code, NEW's eyes stay within "
+        "0.02 uint8 levels of A's own render and its mouth within 0.57 of B's, where OLD's eyes "
+        "move by 13 levels and its mouth is 12 from B's (the line above the laugh table). So a "
+        "smiling lower code *would* draw a smile under closed eyes; here the encoder does not hand "
+        "the decoder one.",
         "- Verdict: not a clear win (image better, mouth/brow expression worse): the composed "
         "decoder stays selectable (`latentcam train --composed`), not the default.",
         "",
