@@ -1,11 +1,14 @@
 """Fidelity on unseen frames: today's warping decoder (OLD) and the composed decoder (NEW,
 ``latent/composed_decoder.py``) trained side by side, scored on the later part of a clip.
 
-    .venv/bin/python benchmarks/latent/fidelity.py --clip .cache/testdata/WolfgangLanger_Pexels.mp4
-    .venv/bin/python benchmarks/latent/fidelity.py --clip ... --size 128 --minutes 10 --tag _128px_10min
+    # issue 11's protocol, ~2 h per clip on a dedicated 2-core machine:
+    .venv/bin/python benchmarks/latent/fidelity.py --clip .cache/testdata/WolfgangLanger_Pexels.mp4 --sequential
+    # what fitted a shared machine here:
+    .venv/bin/python benchmarks/latent/fidelity.py --size 128 --minutes 12 --tag _128px_12min
 
-The issue's protocol (issue 11, item 4) is the default: 256², ``--preset cpu``, 60 minutes of
-training per model, train on the earlier 80 % of the clip's face frames, evaluate the later 20 %.
+The issue's protocol (issue 11, item 4) is the default size and budget: 256², ``--preset cpu``,
+60 minutes of training per model (with ``--sequential``: on both cores), train on the earlier
+80 % of the clip's face frames, evaluate the later 20 %.
 Both models get the same data, seed, preset, size and wall-clock budget; by default they train
 *at the same time* (one CPU thread each), so both see the same machine load — on a shared
 machine two sequential runs would not get the same compute. ``--sequential`` trains them one
