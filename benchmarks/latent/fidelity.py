@@ -25,8 +25,10 @@ is measured in the same run.
 
 Writes ``benchmarks/latent/fidelity_<clip><tag>.json`` / ``.md`` and the grids
 ``side_by_side_fidelity_<clip><tag>.png`` (real | nearest | old | new; rows: evenly spaced
-held-out frames) and ``side_by_side_fidelity_<clip><tag>_laugh.png`` (the laughing-with-closed-
-eyes frames). The grids show a third-party clip: git ignores them; regenerate, never commit.
+held-out frames), ``side_by_side_fidelity_<clip><tag>_laugh.png`` (the laughing-with-closed-
+eyes frames) and ``..._laugh_lower_swap.png`` (a diagnostic: NEW with the lower half-code of the
+training frame nearest in mouth blendshapes — does the decoder compose when it is given a
+laughing mouth code?). The grids show a third-party clip: git ignores them; regenerate, never commit.
 Trained bundles and datasets go to ``--work`` (default ``.cache/bench/fidelity``); a model whose
 bundle exists is not retrained (delete it to retrain).
 """
@@ -239,10 +241,45 @@ def evaluate(a, data_dir: Path) -> dict:
     _grid(HERE / f"side_by_side_{name}.png", driven, candidates,
           np.linspace(0, len(driven.index) - 1, min(8, len(driven.index))).round().astype(int))
     if laugh:
-        _grid(HERE / f"side_by_side_{name}_laugh.png", driven, candidates,
-              np.asarray(laugh)[np.linspace(0, len(laugh) - 1, min(8, len(laugh))).round().astype(int)])
+        picks = np.asarray(laugh)[np.linspace(0, len(laugh) - 1, min(8, len(laugh))).round().astype(int)]
+        _grid(HERE / f"side_by_side_{name}_laugh.png", driven, candidates, picks)
+        _lower_swap_grid(HERE / f"side_by_side_{name}_laugh_lower_swap.png", loaded["new"], train,
+                         driven, picks)
     print(markdown(result))
     return result
+
+
+def _lower_swap_grid(path: Path, bundle, train, driven, picks: np.ndarray) -> None:
+    """Diagnostic grid for the laughing-with-closed-eyes frames: real | NEW | NEW with the lower
+    half-code replaced by that of the training frame nearest in *mouth blendshapes* | that
+    training frame. If the third column laughs under closed eyes, the decoder composes and what
+    the encoder's lower half-code says about the driver's mouth is what fails."""
+    import cv2
+
+    from latentcam.latent.features import NUM_POINTS, feature_layout
+    from latentcam.latent.renderer import BundleRenderer, RendererOptions
+
+    mouth_bs = [c for c in feature_layout().lower if c >= 3 * NUM_POINTS]
+    half = bundle.code_size // 2
+    rows = []
+    with BundleRenderer(bundle, RendererOptions(2)) as r:
+        for i in picks:
+            f = driven.features[i]
+            j = int(((train.features[:, mouth_bs] - f[mouth_bs]) ** 2).sum(axis=1).argmin())
+            z, zj = r.encode(f), r.encode(train.features[j])
+            mixed = np.concatenate([np.ravel(z)[:half], np.ravel(zj)[half:]])
+            tiles = [(f"real #{driven.index[i]}", driven.real[i]),
+                     ("new", r.decode(z)[..., :3]),
+                     (f"new, lower from #{train.frame_index[j]}", r.decode(mixed)[..., :3]),
+                     (f"train #{train.frame_index[j]}", train.images[j])]
+            row = []
+            for label, img in tiles:
+                tile = cv2.resize(np.ascontiguousarray(img), (256, 256), interpolation=cv2.INTER_LINEAR)
+                cv2.putText(tile, label, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                            cv2.LINE_AA)
+                row.append(tile)
+            rows.append(np.concatenate(row, axis=1))
+    cv2.imwrite(str(path), np.concatenate(rows, axis=0))
 
 
 def _region_independence(bundle, data_dir: Path, pairs: int = 40, seed: int = 0) -> dict:
