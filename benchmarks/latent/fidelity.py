@@ -497,7 +497,14 @@ NOTES: dict[str, list[str]] = {
         "0.02 uint8 levels of A's own render and its mouth within 0.57 of B's, where OLD's eyes "
         "move by 13 levels and its mouth is 12 from B's (the line above the laugh table). So a "
         "smiling lower code *would* draw a smile under closed eyes; here the encoder does not hand "
-        "the decoder one.",
+        "the decoder one. `side_by_side_fidelity_wolfgang_128px_12min_laugh_lower_swap.png` shows "
+        "it: given the lower half-code of the training frame nearest in mouth blendshapes (a "
+        "laugh, frames 323–332) and the driver's own upper half-code, NEW draws her laughing with "
+        "teeth under closed eyes, no seam at the join — with the crying frames' drawn-together "
+        "brows, because in training her eyes closed only while crying and eyes and brows share "
+        "the upper half-code. So the encoder's lower branch is what maps these frames (head "
+        "tilted, a hand under the chin) to a crying mouth; the jaw-line (face-oval) points in its "
+        "input are the likely cause — to be measured.",
         "- Verdict: not a clear win (image better, mouth/brow expression worse): the composed "
         "decoder stays selectable (`latentcam train --composed`), not the default.",
         "",
