@@ -3,8 +3,9 @@
 * ``cpu``: a 1.3 M-parameter decoder that renders 256² in ~7.5 ms with ONNX Runtime on 2 CPU
   threads, 9.7 ms with the warp (quiet machine; the budget is ≤ 10 ms), so a laptop without a
   GPU runs live. The composed decoder (``--composed``: 2.2 M parameters with its five exemplar
-  textures) costs the same as the warp at 256² when both are timed in turn on a shared machine
-  (median 10.0 vs 10.3 ms, ``benchmarks/latent/decoder_cost.md``), but 1.6× at 512². Weights
+  textures) costs about as much as the warp at 256² when both are timed in the same run on this
+  shared machine (within ~6 %; ``benchmarks/latent/decoder_cost.md``: 12.7 vs 12.0 ms median
+  there, under load), so on a quiet machine it sits at the 10 ms budget; 1.5× at 512². Weights
   ~5 MB, small enough to commit a default target.
 * ``gpu``: an 11 M-parameter decoder with two convs per stage, for quality on a GPU engine;
   with ``--composed``, region trunks and a tail about twice as wide as the ``cpu`` preset's.
