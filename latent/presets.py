@@ -73,7 +73,7 @@ PRESETS: dict[str, Preset] = {
 
 def get_preset(name: str, *, size: int | None = None, vae: bool | None = None,
                factorized: bool | None = None, warp: bool | None = None,
-               composed: bool | None = None) -> Preset:
+               composed: bool | None = None, lower_oval: bool | None = None) -> Preset:
     """The named preset, with the output size / VAE head / factorised encoder / warping decoder
     / composed decoder (``latent.composed_decoder``) overridden."""
     if name not in PRESETS:
@@ -84,6 +84,8 @@ def get_preset(name: str, *, size: int | None = None, vae: bool | None = None,
         enc = replace(enc, vae=vae)
     if factorized is not None:
         enc = replace(enc, factorized=factorized)
+    if lower_oval is not None:
+        enc = replace(enc, lower_oval=lower_oval)
     if warp is not None:
         dec = replace(dec, warp=warp)
     if composed is not None:

@@ -56,6 +56,7 @@ class TrainOptions:
     factorized: bool = True           # upper/lower-face encoder branches
     warp: bool = True                 # decoder warps a texture of the target (latent.decoder)
     composed: bool = False            # region trunks + exemplar textures (latent.composed_decoder)
+    lower_oval: bool = True           # encoder's lower branch sees the jaw-line points
     seed: int = 0
     batch_size: int | None = None     # per process; None → the preset's
     learning_rate: float | None = None
@@ -297,8 +298,8 @@ def load_checkpoint(work: Path, model: AutoEncoder, disc, opt_g, opt_d,
 
     state = json.loads((work / "checkpoint.json").read_text())
     old = state["options"]
-    for key in ("preset", "size", "gan", "vae", "factorized", "warp", "composed"):
-        was = old.get(key, False if key in ("warp", "composed") else None)   # older checkpoints
+    for key in ("preset", "size", "gan", "vae", "factorized", "warp", "composed", "lower_oval"):
+        was = old.get(key, {"warp": False, "composed": False, "lower_oval": True}.get(key))
         if was != _jsonable(getattr(opts, key)):
             raise ValueError(f"cannot resume {work}: it was trained with {key}={was!r}, "
                              f"now {key}={getattr(opts, key)!r}; use another --out or --no-resume")
@@ -382,7 +383,7 @@ def train(opts: TrainOptions) -> Path | None:
                              "code, which only the factorised encoder makes: drop --no-factorized "
                              "or use --no-composed")
         preset = get_preset(opts.preset, size=opts.size, vae=opts.vae, factorized=opts.factorized,
-                            warp=opts.warp, composed=opts.composed)
+                            warp=opts.warp, composed=opts.composed, lower_oval=opts.lower_oval)
         batch = opts.batch_size or preset.batch_size
         lr = opts.learning_rate or preset.learning_rate
         full = load_training_data(opts.data_dir, preset.decoder.size)
@@ -564,6 +565,7 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--factorized", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--warp", action=argparse.BooleanOptionalAction, default=TrainOptions.warp)
     p.add_argument("--composed", action=argparse.BooleanOptionalAction, default=TrainOptions.composed)
+    p.add_argument("--lower-oval", action=argparse.BooleanOptionalAction, default=TrainOptions.lower_oval)
     p.add_argument("--region-mix", type=float, default=TrainOptions.region_mix)
     p.add_argument("--jitter-cm", type=float, default=TrainOptions.jitter_cm)
     p.add_argument("--rigid-jitter", type=float, default=TrainOptions.rigid_jitter)
@@ -582,7 +584,7 @@ def options_from_args(argv: list[str] | None = None) -> TrainOptions:
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     return TrainOptions(a.data_dir, a.out, a.preset, a.steps, a.max_minutes, a.size, a.gan,
-                        a.vae, a.factorized, warp=a.warp, composed=a.composed, seed=a.seed, batch_size=a.batch_size,
+                        a.vae, a.factorized, warp=a.warp, composed=a.composed, lower_oval=a.lower_oval, seed=a.seed, batch_size=a.batch_size,
                         learning_rate=a.lr, frames=a.frames, region_mix=a.region_mix,
                         jitter_cm=a.jitter_cm, rigid_jitter=a.rigid_jitter, sample_every=a.sample_every,
                         checkpoint_every=a.checkpoint_every, resume=a.resume, threads=a.threads,

@@ -58,6 +58,9 @@ MODELS: dict[str, tuple[str, dict]] = {
             "joined as features; 5 exemplar textures (real training crops) mixed by predicted "
             "per-pixel weights and warped once; generated branch at half resolution",
             dict(warp=True, composed=True)),
+    "new_jawless": ("the composed decoder with an encoder whose lower branch does not see the "
+                    "jaw-line (face-oval) points: the mouth read from lips and blendshapes only",
+                    dict(warp=True, composed=True, lower_oval=False)),
 }
 LAUGH_THRESHOLD = 0.5      # driver's mean mouthSmile and mean eyeBlink, both at least this
 RENDER_THRESHOLD = 0.5     # what the re-tracked render must reach on those frames
@@ -231,7 +234,7 @@ def evaluate(a, data_dir: Path) -> dict:
     result = {"report": name, "clip": a.clip.name, "dataset_frames": n, "train_frames": f"0:{cut}",
               "heldout_clip_frames": f"{first_held}:", "frames_evaluated": len(driven.index),
               "size": size, "preset": a.preset, "minutes_per_model": a.minutes, "seed": a.seed,
-              "training": "both models at once, 1 thread each" if not a.sequential
+              "training": "all models at once, 1 thread each" if not a.sequential
               else f"one after the other, {a.threads} threads each",
               "note": a.note, "machine": _machine(load_start), "models": train_info,
               "decode_ms": decode, "region_independence": independence, "metrics": results,
