@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         factorized: bool = typer.Option(True, "--factorized/--no-factorized", help="Upper/lower-face encoder branches."),
         warp: bool = typer.Option(True, "--warp/--no-warp", help="Decoder warps a learned texture of the target (sharper; see benchmarks/latent/ablation_single_face.md)."),
         composed: bool = typer.Option(False, "--composed/--no-composed", help="Composed decoder: upper and lower face each drawn from its own half of the code, painted from exemplar crops of the target (latent/composed_decoder.py; benchmarks/latent/fidelity_wolfgang.md)."),
+        lower_oval: bool = typer.Option(True, "--lower-oval/--no-lower-oval", help="The encoder's lower-face branch sees the jaw-line points (off: the mouth is read from lips and blendshapes only; benchmarks/latent/fidelity_wolfgang_*.md)."),
         region_mix: float = typer.Option(0.5, "--region-mix", help="Fraction of each batch built by region mixing."),
         frames: Optional[str] = typer.Option(None, "--frames", help="Train on dataset frames A:B only (e.g. 0:0.8)."),
         seed: int = typer.Option(0, "--seed"),
@@ -50,6 +51,7 @@ def register(app: typer.Typer) -> None:
                 "--gan" if gan else "--no-gan", "--vae" if vae else "--no-vae",
                 "--factorized" if factorized else "--no-factorized", "--warp" if warp else "--no-warp",
                 "--composed" if composed else "--no-composed",
+                "--lower-oval" if lower_oval else "--no-lower-oval",
                 "--region-mix", str(region_mix),
                 "--seed", str(seed), "--device", device, "--threads", str(threads),
                 "--resume" if resume else "--no-resume", "--licence", licence, "--consent", consent]

@@ -87,8 +87,13 @@ def main() -> None:
                     help="report: rewrite the .md from the .json (after editing NOTES)")
     ap.add_argument("--tag", default="", help="appended to the result names, e.g. _128px_10min")
     ap.add_argument("--note", default="", help="a line for the report header (machine state, budget)")
+    ap.add_argument("--models", default=",".join(MODELS),
+                    help=f"comma-separated subset of {', '.join(MODELS)} (old and new are needed)")
     ap.add_argument("--train-one", choices=tuple(MODELS), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    a.models = [m for m in a.models.split(",") if m]
+    if not {"old", "new"} <= set(a.models) or not set(a.models) <= set(MODELS):
+        ap.error(f"--models must include old and new and name only {', '.join(MODELS)}")
 
     data_dir = a.work / f"data_{a.clip.stem}"
     if a.phase == "report":
@@ -132,7 +137,7 @@ def _train_one(a, data_dir: Path, model: str) -> None:
 
 
 def _train_all(a) -> None:
-    todo = [m for m in MODELS if not (_bundle(a, m) / "manifest.json").is_file()]
+    todo = [m for m in a.models if not (_bundle(a, m) / "manifest.json").is_file()]
     base = [sys.executable, str(Path(__file__).resolve()), "--clip", str(a.clip), "--work", str(a.work),
             "--preset", a.preset, "--size", str(a.size), "--minutes", str(a.minutes), "--steps",
             str(a.steps), "--seed", str(a.seed), "--train-fraction", str(a.train_fraction),
@@ -169,14 +174,14 @@ def evaluate(a, data_dir: Path) -> dict:
     n, cut = _split(data_dir, a.train_fraction)
     fidx = load_file(str(data_dir / "observations.safetensors"))["frame_index"]
     first_held = int(fidx[cut])
-    bundles = {m: _bundle(a, m) for m in MODELS}
+    bundles = {m: _bundle(a, m) for m in a.models}
     missing = [m for m, b in bundles.items() if not (b / "manifest.json").is_file()]
     if missing:
         raise SystemExit(f"not trained: {missing}; run with --phase train first")
     loaded = {m: TargetBundle.load(b) for m, b in bundles.items()}
     size = loaded["old"].resolution
     opts = EvalOptions(frames=f"{first_held}:")
-    first, *rest = MODELS
+    first, *rest = a.models
     with BundleRenderer(loaded[first], RendererOptions(2)) as r:
         driven = drive(a.clip, r, raw_driver, opts)
     renders = {first: [np.ascontiguousarray(x[..., :3]) for x in driven.renders]}
@@ -373,7 +378,7 @@ def _grid(path: Path, driven, candidates: dict, picks: np.ndarray) -> None:
     import cv2
 
     columns = [("real", driven.real), ("nearest", candidates["nearest_frame"])] + \
-              [(m, candidates[m]) for m in MODELS]
+              [(m, candidates[m]) for m in candidates if m != "nearest_frame"]
     rows = []
     for i in picks:
         tiles = []
