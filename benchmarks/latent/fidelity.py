@@ -517,6 +517,28 @@ NOTES: dict[str, list[str]] = {
         "decoder stays selectable (`latentcam train --composed`), not the default.",
         "",
     ],
+    "fidelity_wolfgang_128px_10min_3models": [
+        "## Reading these numbers",
+        "",
+        "- The same split at a reduced budget (128², 10 min, three models at once on a quieter "
+        "machine: ~800–1100 steps, about twice the 12-minute run's). With more steps OLD leads "
+        "on face SSIM (0.681 vs 0.662 NEW, 0.669 NEW without the jaw line) and PSNR, and on "
+        "brow error; NEW keeps the lead on the eyes (blendshape error 0.058 vs 0.085, eye SSIM "
+        "0.651 vs 0.631), mouth SSIM (0.516 vs 0.470) and steadiness (jitter 0.94 vs 0.68).",
+        "- Dropping the jaw-line points from the encoder's lower branch (`new_jawless`, "
+        "`latentcam train --composed --no-lower-oval`) lowers NEW's mouth error 0.090 → 0.075 and "
+        "brow error 0.131 → 0.099, over all 0.093 → 0.079 (OLD 0.077). In "
+        "`side_by_side_fidelity_wolfgang_128px_10min_3models_laugh.png` it draws frames 440–445 "
+        "laughing with teeth under closed eyes — the only model that does — but from 450 on, "
+        "where the hand rests under her chin, it too falls back to a closed-mouth crying smile.",
+        "- The laugh check passes 35/37 (NEW), 31/37 (jawless), 23/37 (OLD), 28/37 (nearest "
+        "frame), but as the 12-minute report explains, a crying mouth scores mouthSmile ≈ 0.8 on "
+        "this face: the pictures, not the count, say whether she laughs.",
+        "- Verdict unchanged: the warping decoder stays the default; the composed decoder and the "
+        "jaw-less encoder are selectable, promising for eyes and composition, not yet better "
+        "overall.",
+        "",
+    ],
     "fidelity_single_face_128px_8min": [
         "## Reading these numbers",
         "",
