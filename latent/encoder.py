@@ -33,6 +33,19 @@ class EncoderConfig:
     layers: int = 3                   # hidden layers per branch
     vae: bool = True                  # add a log-variance head (KL-regularised code)
     factorized: bool = True           # upper/lower face branches (see module docstring)
+    lower_oval: bool = True           # the lower branch sees the jaw-line (face-oval) points
+
+
+def _oval_columns() -> np.ndarray:
+    """Feature columns of the face-oval (jaw line, cheeks, forehead outline) points. Without
+    them the lower branch reads the mouth from the lips and the mouth/jaw blendshapes only: the
+    jaw line also moves with head pitch and with a hand under the chin, which can make a laugh
+    look like a training frame's cry (``benchmarks/latent/fidelity_wolfgang_*.md``)."""
+    from latentcam.facekit import landmarks as lm
+
+    oval = set(lm.FACE_OVAL)
+    return np.array([3 * k + j for k, idx in enumerate(lm.EXPRESSIVE) if idx in oval
+                     for j in range(3)], dtype=np.int64)
 
 
 def _mlp(inp: int, hidden: int, layers: int, out: int) -> nn.Sequential:
@@ -59,6 +72,8 @@ class Encoder(nn.Module):
             layout = feature_layout()
             upper = np.sort(np.concatenate([layout.upper, layout.shared]))
             lower = np.sort(np.concatenate([layout.lower, layout.shared]))
+            if not config.lower_oval:
+                lower = np.setdiff1d(lower, _oval_columns())
             self.register_buffer("upper_index", torch.as_tensor(upper, dtype=torch.long))
             self.register_buffer("lower_index", torch.as_tensor(lower, dtype=torch.long))
             self.upper = _mlp(len(upper), config.hidden, config.layers, heads * z // 2)

@@ -339,8 +339,18 @@ def nearest_frames(train_features: np.ndarray, query: np.ndarray) -> np.ndarray:
     return d.argmin(axis=1)
 
 
+def neutral_reference(data) -> int:
+    """Index of the most neutral training frame (least mouth/eye/brow blendshape energy) among
+    those no hand covers (``TrainingData.occluded``; all frames when every one is covered)."""
+    energy = data.blendshapes[:, indices(tuple(n for g in REGION_GROUPS.values() for n in g))].sum(1)
+    if (~data.occluded).any():
+        energy = np.where(data.occluded, np.inf, energy)
+    return int(np.argmin(energy))
+
+
 def photo_warp_baseline(data, driven: _Driven, size: int) -> list[np.ndarray]:
-    """Warp the most neutral training crop to each driver frame's landmarks (one-photo warp)."""
+    """Warp the ``neutral_reference`` training crop to each driver frame's landmarks
+    (one-photo warp)."""
     from safetensors.numpy import load_file
 
     from .photo import PhotoRig
@@ -349,8 +359,7 @@ def photo_warp_baseline(data, driven: _Driven, size: int) -> list[np.ndarray]:
     scale = size / float(data.manifest.get("crop_size", size))
     keep = np.isin(obs["frame_index"], data.frame_index)
     crop_lm = obs["crop_landmarks"][keep] * scale
-    energy = data.blendshapes[:, indices(tuple(n for g in REGION_GROUPS.values() for n in g))].sum(1)
-    j = int(np.argmin(energy))
+    j = neutral_reference(data)
     rig = PhotoRig(data.images[j], crop_lm[j])
     out = []
     for pts in driven.canonical:

@@ -1,8 +1,11 @@
 """Named size presets for the target model.
 
-* ``cpu``: a 1.3 M-parameter decoder that renders 256² in ~7.5 ms with ONNX Runtime on 2 CPU
-  threads, 9.7 ms with the warp (the budget is ≤ 12 ms; ``benchmarks/latent/decoder_cost.md``),
-  so a laptop without a GPU runs live. Weights ~5 MB, small enough to commit a default target.
+* ``cpu``: a 1.3 M-parameter decoder (1.5 M with the warp's texture) sized for a 256² render
+  within the ≤ 10 ms budget with ONNX Runtime on 2 CPU threads, so a laptop without a GPU runs
+  live. The composed decoder (``--composed``: 2.2 M parameters with its five exemplar textures)
+  costs about as much as the warp at 256² and 1.5× at 512². Measured costs (and the machine's
+  load when they were taken): ``benchmarks/latent/decoder_cost.md``. Weights ~5 MB, small enough
+  to commit a default target.
 * ``gpu``: an 11 M-parameter decoder with two convs per stage, for quality on a GPU engine;
   with ``--composed``, region trunks and a tail about twice as wide as the ``cpu`` preset's.
 
@@ -69,7 +72,7 @@ PRESETS: dict[str, Preset] = {
 
 def get_preset(name: str, *, size: int | None = None, vae: bool | None = None,
                factorized: bool | None = None, warp: bool | None = None,
-               composed: bool | None = None) -> Preset:
+               composed: bool | None = None, lower_oval: bool | None = None) -> Preset:
     """The named preset, with the output size / VAE head / factorised encoder / warping decoder
     / composed decoder (``latent.composed_decoder``) overridden."""
     if name not in PRESETS:
@@ -80,6 +83,8 @@ def get_preset(name: str, *, size: int | None = None, vae: bool | None = None,
         enc = replace(enc, vae=vae)
     if factorized is not None:
         enc = replace(enc, factorized=factorized)
+    if lower_oval is not None:
+        enc = replace(enc, lower_oval=lower_oval)
     if warp is not None:
         dec = replace(dec, warp=warp)
     if composed is not None:

@@ -260,8 +260,8 @@ def load_checkpoint(work: Path, model: AutoEncoder, disc, opt_g, opt_d,
 
     state = json.loads((work / "checkpoint.json").read_text())
     old = state["options"]
-    for key in ("preset", "size", "gan", "vae", "factorized", "warp", "composed"):
-        was = old.get(key, False if key in ("warp", "composed") else None)   # older checkpoints
+    for key in ("preset", "size", "gan", "vae", "factorized", "warp", "composed", "lower_oval"):
+        was = old.get(key, {"warp": False, "composed": False, "lower_oval": True}.get(key))
         if was != _jsonable(getattr(opts, key)):
             raise ValueError(f"cannot resume {work}: it was trained with {key}={was!r}, "
                              f"now {key}={getattr(opts, key)!r}; use another --out or --no-resume")
@@ -345,7 +345,7 @@ def train(opts: TrainOptions) -> Path | None:
                              "code, which only the factorised encoder makes: drop --no-factorized "
                              "or use --no-composed")
         preset = get_preset(opts.preset, size=opts.size, vae=opts.vae, factorized=opts.factorized,
-                            warp=opts.warp, composed=opts.composed)
+                            warp=opts.warp, composed=opts.composed, lower_oval=opts.lower_oval)
         batch = opts.batch_size or preset.batch_size
         lr = opts.learning_rate or preset.learning_rate
         identity = _signing_identity(opts) if ddp.main else None   # a bad certificate fails now

@@ -28,6 +28,7 @@ class TrainOptions:
     factorized: bool = True           # upper/lower-face encoder branches
     warp: bool = True                 # decoder warps a texture of the target (latent.decoder)
     composed: bool = False            # region trunks + exemplar textures (latent.composed_decoder)
+    lower_oval: bool = True           # encoder's lower branch sees the jaw-line points
     seed: int = 0
     batch_size: int | None = None     # per process; None → the preset's
     learning_rate: float | None = None
@@ -59,7 +60,7 @@ class TrainOptions:
 CLI_HELP: dict[str, str] = {
     "data_dir": "Dataset folder from `latentcam prepare`.",
     "out_dir": "Target bundle folder to write (resumes if it holds a checkpoint).",
-    "preset": "cpu (renders 256² in ≤12 ms on 2 CPU cores) or gpu (larger).",
+    "preset": "cpu (sized for 256² in ≤ 10 ms on 2 CPU cores; benchmarks/latent/decoder_cost.md) or gpu (larger).",
     "steps": "Training steps.",
     "max_minutes": "Stop after this much wall time (the LR schedule follows time).",
     "size": "Output resolution 64/128/256/512 (default 256).",
@@ -71,6 +72,8 @@ CLI_HELP: dict[str, str] = {
     "composed": "Composed decoder: upper and lower face each drawn from its own half of the code, "
                 "painted from exemplar crops of the target (latent/composed_decoder.py; "
                 "benchmarks/latent/fidelity_wolfgang.md).",
+    "lower_oval": "The encoder's lower-face branch sees the jaw-line points (off: the mouth is read "
+                  "from lips and blendshapes only; benchmarks/latent/fidelity_wolfgang_*.md).",
     "seed": "Random seed.",
     "batch_size": "Per process (default: the preset's).",
     "learning_rate": "Learning rate (default: the preset's).",

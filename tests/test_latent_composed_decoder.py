@@ -231,3 +231,19 @@ def test_engine_export_keeps_the_composed_decoder_within_tolerance(decoder, tmp_
     report = export_decoder(decoder, decoder.config.code_size, tmp_path / f"d_{precision}.onnx",
                             ExportOptions(precision=precision))
     assert report.max_abs_error <= report.tolerance
+
+
+def test_encoder_without_jaw_line_ignores_the_face_oval_in_its_lower_half():
+    from latentcam.latent.encoder import Encoder, EncoderConfig, _oval_columns
+    from latentcam.latent.features import FEATURE_SIZE
+
+    torch.manual_seed(0)
+    feats = torch.randn(1, FEATURE_SIZE)
+    moved = feats.clone()
+    moved[:, _oval_columns()] += 1.0                    # only the face-oval points move
+    half = EncoderConfig().code_size // 2
+    with torch.no_grad():
+        jawless = Encoder(EncoderConfig(lower_oval=False)).eval()
+        assert torch.equal(jawless(feats)[:, half:], jawless(moved)[:, half:])
+        full = Encoder(EncoderConfig()).eval()
+        assert not torch.equal(full(feats)[:, half:], full(moved)[:, half:])

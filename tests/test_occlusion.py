@@ -111,6 +111,20 @@ def test_training_loss_ignores_what_is_under_the_hand(dataset):
         before["l1"].item(), rel=1e-3)
 
 
+def test_reference_frames_are_picked_among_unoccluded_ones(dataset):
+    from latentcam.latent.evaluate import neutral_reference
+
+    out, _ = dataset
+    data = load_training_data(out, 64)
+    # In this slice the least expressive frame has a hand over the mouth; the one-photo
+    # baseline's reference must not.
+    j = neutral_reference(data)
+    assert not data.occluded[j] and data.frame_index[j] < HAND_FROM
+    everyone = data.subset(np.arange(len(data)))
+    object.__setattr__(everyone, "occluded_fraction", np.zeros(len(data), np.float32))
+    assert data.occluded[neutral_reference(everyone)]       # what it would pick otherwise
+
+
 def test_dataset_without_occlusion_files_loads_as_unoccluded(dataset, tmp_path):
     from safetensors.numpy import load_file, save_file
 

@@ -1,13 +1,14 @@
-"""Does the hand check remove the ghost hand from renders? Same run, three models.
+"""Does the hand check remove the ghost hand from renders? Same run, four models.
 
-    .venv/bin/python benchmarks/latent/occlusion_training.py [--size 64] [--minutes 6]
+    .venv/bin/python benchmarks/latent/occlusion_training.py [--size 64] [--steps 240]
 
-The Wolfgang clip is prepared once (``latentcam prepare``, hand check on) and copied twice: one
-copy has all its occlusion data removed (how a dataset built before the hand check loads: no
-frame flagged, every pixel valid), the other keeps the per-frame flags but not the occluder
+The Wolfgang clip is prepared once (``latentcam prepare``, hand check on) and copied three
+times: one copy has all its occlusion data removed (how a dataset built before the hand check
+loads: no frame flagged, every pixel valid); one keeps the per-frame flags but not the occluder
 masks (reference frames such as the warp texture avoid occluded frames, but the hand's pixels
-stay in the losses). The same training (same seed, options, time budget, frames 0–377 of which
-172 have a hand over the face) runs on each of the three; then
+stay in the losses); one holds only the unoccluded training frames (206 of 378: the alternative
+to masking, leaving those frames out). The same training (same seed, options and steps; frames
+0–377, of which 172 have a hand over the face) runs on the full dataset and on each copy; then
 
 * on the training frames where a hand covers the face, each model renders the frame's own
   expression and the covered face pixels are compared with the real crop (the hand) and with
@@ -15,10 +16,10 @@ stay in the losses). The same training (same seed, options, time budget, frames 
   fraction of covered face pixels where the render is closer to the hand than to the uncovered
   face — a ghost hand scores high;
 * on the held-out frames 378–471 (no hand in them) ``latentcam eval``'s metrics: face SSIM,
-  SSIM per region, sharpness ratio.
+  SSIM per region, sharpness ratio, re-tracked blendshape error.
 
 Writes ``occlusion_training.json`` / ``.md`` next to this script and
-``side_by_side_occlusion_training.png`` (third-party clip: never committed).
+``side_by_side_occlusion_training*.png`` (third-party clip: never committed).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 CLIP = REPO / ".cache" / "testdata" / "WolfgangLanger_Pexels.mp4"
 TRAIN_FRAMES = "0:378"
-TAGS = ("before", "flags only", "after")
+TAGS = ("before", "flags only", "after", "left out")
 HELD_OUT = "378:472"
 
 
@@ -62,6 +63,31 @@ def _strip_masks(src: Path, dst: Path) -> None:
     """``dst``: ``src`` with its per-frame occlusion flags but without occluder masks."""
     shutil.copytree(src, dst)
     shutil.rmtree(dst / "occlusion", ignore_errors=True)
+
+
+def _leave_out(src: Path, dst: Path, train_stop: int) -> None:
+    """``dst``: the training part (clip frames < ``train_stop``) of ``src`` without its occluded
+    frames — the alternative to masking: leave those frames out altogether."""
+    from safetensors.numpy import load_file, save_file
+
+    from latentcam.latent.dataset import crop_name, load_dataset
+
+    ds = load_dataset(src)
+    keep = np.flatnonzero(~ds.occluded & (ds.frame_index < train_stop))
+    for sub in ("crops", "masks", "occlusion"):
+        (dst / sub).mkdir(parents=True)
+    for new, old in enumerate(keep):
+        for sub in ("crops", "masks"):
+            shutil.copy(src / sub / crop_name(int(old)), dst / sub / crop_name(new))
+    arrays = {k: v[keep] for k, v in load_file(str(src / "observations.safetensors")).items()}
+    save_file(arrays, str(dst / "observations.safetensors"))
+    shutil.copy(src / "background.png", dst / "background.png")
+    manifest = json.loads((src / "manifest.json").read_text())
+    manifest["frames"] = int(len(keep))
+    bg = int(np.flatnonzero(ds.frame_index[keep] == manifest["background_frame"])[0]) \
+        if manifest["background_frame"] in set(ds.frame_index[keep].tolist()) else 0
+    manifest["background_dataset_index"] = bg
+    (dst / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
 
 def _texture_frame(bundle: Path, data) -> tuple[int, float]:
@@ -128,6 +154,9 @@ def main() -> None:
     flags_data = work / "data_flags_only"
     if not flags_data.exists():
         _strip_masks(masked_data, flags_data)
+    left_out_data = work / "data_left_out"
+    if not left_out_data.exists():
+        _leave_out(masked_data, left_out_data, int(TRAIN_FRAMES.split(":")[1]))
 
     full = load_training_data(masked_data, a.size)
     data = full.subset(parse_frame_range(TRAIN_FRAMES, len(full)))
@@ -135,15 +164,16 @@ def main() -> None:
     picks = occ[np.linspace(0, len(occ) - 1, min(24, len(occ))).round().astype(int)]
 
     rows, renders, held = {}, {}, {}
-    variants = (("no occlusion data (before)", plain_data),
-                ("frames flagged, hand pixels in the loss", flags_data),
-                ("frames flagged, hand pixels masked out (after)", masked_data))
-    for name, ds in variants:
+    variants = (("no occlusion data (before)", plain_data, TRAIN_FRAMES),
+                ("frames flagged, hand pixels in the loss", flags_data, TRAIN_FRAMES),
+                ("frames flagged, hand pixels masked out (after)", masked_data, TRAIN_FRAMES),
+                ("occluded frames left out", left_out_data, None))
+    for name, ds, frames in variants:
         out = work / ("bundle_" + ds.name)
         t0 = time.perf_counter()
         train(TrainOptions(ds, out, size=a.size, steps=a.steps if a.minutes is None else 100_000,
                            max_minutes=a.minutes,
-                           frames=TRAIN_FRAMES, seed=0, progress=False, resume=False,
+                           frames=frames, seed=0, progress=False, resume=False,
                            licence="benchmark only", consent="benchmark only"))
         seconds = time.perf_counter() - t0
         steps = json.loads((out / "manifest.json").read_text())["provenance"]["training"]["steps"]
@@ -179,7 +209,8 @@ def main() -> None:
         tiles.append(np.concatenate(row, axis=1))
     cv2.imwrite(str(HERE / "side_by_side_occlusion_training.png"), np.concatenate(tiles, axis=0))
     for (n, (img,)), tag in zip(held.items(), TAGS):
-        cv2.imwrite(str(HERE / f"side_by_side_occlusion_training_heldout_{tag}.png"), img)
+        name = f"side_by_side_occlusion_training_heldout_{tag.replace(' ', '_')}.png"
+        cv2.imwrite(str(HERE / name), img)
 
     load = os.getloadavg()
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": a.size,
@@ -194,7 +225,8 @@ def main() -> None:
           f"Wolfgang clip, trained on frames {TRAIN_FRAMES} ({result['occluded_train_frames']} of "
           f"{len(data)} with a hand over the face), {a.size}², `--preset cpu` defaults, seed 0, "
           + (f"{a.steps} steps" if a.minutes is None else f"{a.minutes:g} minutes")
-          + " each, one after the other in one run. *Texture*: the training "
+          + " each, one after the other in one run (*left out*: the unoccluded training frames "
+          "only). *Texture*: the training "
           "frame nearest the trained warp texture (its initial frame, moved by training). "
           "*Hand-likeness*: on the occluded training frames, the fraction of covered face pixels "
           "where the render is closer to the real crop (the hand) than to the nearest uncovered "
