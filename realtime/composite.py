@@ -30,6 +30,7 @@ the crop is warped only into the bounding box it covers, and blending runs in Op
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import cv2
 import numpy as np
@@ -41,13 +42,23 @@ from .colour import LabStats, LabTransfer
 from .facemask import (face_polygon, fill_region, polygon_mask, scaled_about_centre,
                        template_face_oval)
 
-MODES = ("portrait", "paste")
+
+
+class CompositeMode(str, Enum):
+    """How the render meets the picture. A ``str`` enum: settings, config files and the preview
+    toggle carry the plain values, which compare equal to the members."""
+
+    PORTRAIT = "portrait"    # the target's own background plate behind the render
+    PASTE = "paste"          # the render pasted into the driver's own frame
+
+
+MODES = tuple(m.value for m in CompositeMode)
 _EYE_CORNERS = [lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER, lm.LEFT_EYE_INNER, lm.LEFT_EYE_OUTER]
 
 
 @dataclass(frozen=True)
 class CompositeOptions:
-    mode: str = "portrait"          # "portrait" or "paste"
+    mode: str = CompositeMode.PORTRAIT.value   # a CompositeMode value
     follow: float = 1.0             # portrait: how much of the driver's head motion to follow (0..1)
     max_shift: float = 0.25         # portrait: largest head shift, as a fraction of the crop size
     scale_range: tuple[float, float] = (0.75, 1.35)  # portrait: allowed head-size change

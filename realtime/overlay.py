@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .composite import MODES, cover_resize
+from .composite import MODES, CompositeMode, cover_resize
 
 # key → (action, help text). Letters are case-insensitive.
 KEYS: dict[str, tuple[str, str]] = {
@@ -29,7 +29,7 @@ class Controls:
 
     reveal: bool = False                 # show the real camera instead of the synthetic output
     label: bool = True
-    mode: str = "portrait"               # compositing mode (composite.MODES)
+    mode: str = CompositeMode.PORTRAIT.value   # compositing mode, a composite.CompositeMode value
     smoothing: bool = True
     mirror_preview: bool = True
     recalibrate: bool = False            # set by the key; the pipeline clears it

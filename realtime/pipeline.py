@@ -35,6 +35,7 @@ import numpy as np
 from latentcam.facekit.observation import FaceObservation
 from latentcam.facekit.sources import Frame, FrameSource
 
+from .composite import CompositeMode
 from .overlay import Controls, OverlayInfo, draw_banner
 from .presence import PresenceState
 from .stages import CompositeStage, Outputs, SinkBinding, Stages, View
@@ -226,7 +227,7 @@ class LivePipeline:
             target_face = st.retarget.process(face, t) if st.retarget is not None else None
             self._report_events()
             motion = None
-            if face is not None and c.mode == "portrait":
+            if face is not None and c.mode == CompositeMode.PORTRAIT:
                 motion = st.compositor.head_motion(face.landmarks_px)
             if st.presence is not None:                   # hold, ease to neutral, idle
                 target_face, motion, state = st.presence.update(target_face, motion, t)

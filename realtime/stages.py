@@ -31,7 +31,7 @@ import numpy as np
 
 from latentcam.facekit.observation import FaceObservation
 
-from .composite import Compositor
+from .composite import CompositeMode, Compositor
 from .label import SyntheticLabel
 from .marking import WatermarkStage
 from .overlay import Controls, OverlayInfo, draw_overlay, side_by_side
@@ -110,8 +110,8 @@ class CompositeStage:
         if controls.reveal:
             return comp.driver_only(driver)
         if crop is None:
-            return comp.plate() if controls.mode == "portrait" else comp.driver_only(driver)
-        if controls.mode == "paste":
+            return comp.plate() if controls.mode == CompositeMode.PORTRAIT else comp.driver_only(driver)
+        if controls.mode == CompositeMode.PASTE:
             if face is not None:
                 self._paste_at = face.landmarks_px
             if self._paste_at is None:
