@@ -245,6 +245,18 @@ class Compositor:
         return np.array([[scale, 0.0, t[0]], [0.0, scale, t[1]]])
 
     # --- compositing -------------------------------------------------------------------------
+    @property
+    def awaits_rest_render(self) -> bool:
+        """Portrait plate fill still pending: it needs one render of the face at rest."""
+        return self._plate_pending
+
+    def prepare(self, rest_crop_bgra: np.ndarray) -> None:
+        """Fill the plate from a render of the target's neutral face before the first frame,
+        so the one-off fill (``_fill_plate``) does not land in a live frame's time. Without this
+        call the first portrait frame does it."""
+        if self._plate_pending:
+            self._fill_plate(self._edge_faded(self._checked(rest_crop_bgra))[:, :, 3])
+
     def portrait(self, crop_bgra: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
         m = self._crop_to_out if motion is None else compose(self._crop_to_out, motion)
         crop = self._edge_faded(self._checked(crop_bgra))
@@ -287,7 +299,7 @@ class Compositor:
         return out
 
     def _fill_plate(self, rest_alpha: np.ndarray) -> None:
-        """Take the photo's face off the plate, once (on the first frame, ~20–40 ms), so that a
+        """Take the photo's face off the plate, once (``prepare`` before the first frame, else on the first frame), so that a
         moving or turning head never leaves the photo's own jaw line or cheek behind.
 
         1. The region — the template face oval × ``plate_fill_scale`` through the plate's

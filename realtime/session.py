@@ -17,6 +17,8 @@ from typing import Callable
 
 import cv2
 
+from latentcam.calibration import RetargetedFace
+
 from .composite import Compositor
 from .config import LiveConfig
 from .label import SyntheticLabel
@@ -126,6 +128,9 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
                            BackendOptions(threads=config.engine.threads, precision=config.engine.precision,
                                           verbose=on_event is not None))
     stack.callback(decoder.close)
+    if compositor.awaits_rest_render:      # the plate fill, before the first live frame
+        rest = RetargetedFace(target.neutral_points, target.neutral_pose, target.neutral_blendshapes)
+        compositor.prepare(decoder.run(encoder.encode(rest)))
     neutral = NeutralFace(target.neutral_points, target.neutral_pose, target.neutral_blendshapes)
     stages = Stages(compositor=compositor, label=label, watermark=watermark, tracker=tracker,
                     smoother=FaceSmoother(config.smoothing), retarget=retargeter,

@@ -213,3 +213,20 @@ def test_composite_options_reject_bad_mask_settings():
     for bad in ({"forehead": -1.0}, {"mask_inset": 0.1}, {"plate_fill_scale": 5.0}, {"brow_margin": 3.0}):
         with pytest.raises(ValueError, match="composite."):
             replace(CompositeOptions(), **bad).validate()
+
+
+def test_live_stages_fill_the_portrait_plate_before_the_first_frame():
+    """The one-off plate fill happens while the stages are built (from a render of the target
+    at rest), not inside the first live frame, where it would cost a paced camera frame."""
+    from contextlib import ExitStack
+
+    from latentcam.realtime.config import LiveConfig, apply_overrides
+    from latentcam.realtime.session import build_stages
+
+    with ExitStack() as stack:
+        built = build_stages(apply_overrides(LiveConfig(), {"engine.name": "onnxruntime"}), stack)
+        assert not built.stages.compositor.awaits_rest_render
+    target = built.target
+    unprepared = Compositor(CompositeOptions(), target.crop_size, OUT, plate=target.plate,
+                            plate_to_crop=target.plate_to_crop)
+    assert unprepared.awaits_rest_render
