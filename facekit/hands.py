@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .model_file import HAND_MODEL_PATH, HAND_MODEL_SHA256, HAND_MODEL_SIZE, verify_hand_model
-from .tracker import TrackingMode, _native_stderr_silenced
+from .tracker import TrackingMode, _LandmarkerRun
 
 NUM_HAND_LANDMARKS = 21
 
@@ -65,11 +65,8 @@ class HandTracker:
             min_hand_detection_confidence=options.min_detection_confidence,
             min_hand_presence_confidence=options.min_presence_confidence,
             min_tracking_confidence=options.min_tracking_confidence)
-        with _native_stderr_silenced(options.quiet_native_logs):
-            self._landmarker = vision.HandLandmarker.create_from_options(task_options)
-        self._warm = not options.quiet_native_logs
-        self._last_timestamp_ms = -1
-        self._closed = False
+        self._run = _LandmarkerRun(lambda: vision.HandLandmarker.create_from_options(task_options),
+                                   options.mode, options.quiet_native_logs, "HandTracker")
 
     def __enter__(self) -> "HandTracker":
         return self
@@ -78,31 +75,12 @@ class HandTracker:
         self.close()
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._landmarker.close()
+        self._run.close()
 
     def track(self, frame_bgr: np.ndarray, capture_time: float | None = None) -> HandsResult:
         """Hands in one BGR uint8 frame; ``capture_time`` (s) must increase in VIDEO mode."""
-        if self._closed:
-            raise ValueError("HandTracker is closed")
-        if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            shape = None if frame_bgr is None else (frame_bgr.shape, frame_bgr.dtype)
-            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {shape}")
-        import mediapipe as mp
-
         start = time.perf_counter()
-        image = mp.Image(image_format=mp.ImageFormat.SRGB,
-                         data=np.ascontiguousarray(frame_bgr[:, :, ::-1]))
-        with _native_stderr_silenced(not self._warm):
-            if self.options.mode is TrackingMode.VIDEO:
-                t = time.monotonic() if capture_time is None else capture_time
-                ts = max(int(round(t * 1000.0)), self._last_timestamp_ms + 1)
-                self._last_timestamp_ms = ts
-                result = self._landmarker.detect_for_video(image, ts)
-            else:
-                result = self._landmarker.detect(image)
-        self._warm = True
+        result = self._run.detect(frame_bgr, time.monotonic() if capture_time is None else capture_time)
         h, w = frame_bgr.shape[:2]
         hands = [np.array([(p.x * w, p.y * h, p.z * w) for p in marks], np.float32)
                  for marks in result.hand_landmarks if len(marks) == NUM_HAND_LANDMARKS]

@@ -61,6 +61,48 @@ def _native_stderr_silenced(enabled: bool):
         os.close(saved)
 
 
+class _LandmarkerRun:
+    """One MediaPipe vision landmarker (face or hands) run on BGR frames — what both trackers
+    share: the frame check, BGR → RGB, strictly increasing integer timestamps in VIDEO mode,
+    native start-up logs silenced until the first inference has run, and close-once."""
+
+    def __init__(self, create, mode: TrackingMode, quiet_native_logs: bool, name: str):
+        with _native_stderr_silenced(quiet_native_logs):
+            self._landmarker = create()
+        self._video = mode is TrackingMode.VIDEO
+        self._warm = not quiet_native_logs      # the first inference logs too
+        self._last_timestamp_ms = -1
+        self._name = name
+        self._closed = False
+
+    def detect(self, frame_bgr: np.ndarray, capture_time: float):
+        """The landmarker's raw result for one HxWx3 uint8 BGR frame (``capture_time`` in s)."""
+        if self._closed:
+            raise ValueError(f"{self._name} is closed")
+        if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+            shape = None if frame_bgr is None else (frame_bgr.shape, frame_bgr.dtype)
+            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {shape}")
+        import mediapipe as mp
+
+        image = mp.Image(image_format=mp.ImageFormat.SRGB,
+                         data=np.ascontiguousarray(frame_bgr[:, :, ::-1]))
+        with _native_stderr_silenced(not self._warm):
+            if self._video:
+                # VIDEO mode needs strictly increasing integer timestamps.
+                ts = max(int(round(capture_time * 1000.0)), self._last_timestamp_ms + 1)
+                self._last_timestamp_ms = ts
+                result = self._landmarker.detect_for_video(image, ts)
+            else:
+                result = self._landmarker.detect(image)
+        self._warm = True
+        return result
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._landmarker.close()
+
+
 def _bbox(points: np.ndarray) -> tuple[float, float, float, float]:
     x0, y0 = points[:, :2].min(axis=0)
     x1, y1 = points[:, :2].max(axis=0)
@@ -105,12 +147,9 @@ class FaceTracker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        with _native_stderr_silenced(options.quiet_native_logs):
-            self._landmarker = vision.FaceLandmarker.create_from_options(task_options)
-        self._warm = not options.quiet_native_logs  # the first inference logs too
-        self._last_timestamp_ms = -1
+        self._run = _LandmarkerRun(lambda: vision.FaceLandmarker.create_from_options(task_options),
+                                   options.mode, options.quiet_native_logs, "FaceTracker")
         self._previous_bbox: tuple[float, float, float, float] | None = None
-        self._closed = False
 
     def __enter__(self) -> "FaceTracker":
         return self
@@ -119,9 +158,7 @@ class FaceTracker:
         self.close()
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._landmarker.close()
+        self._run.close()
 
     def reset(self) -> None:
         """Forget the current track (the next frame picks the largest face)."""
@@ -130,27 +167,10 @@ class FaceTracker:
     def track(self, frame_bgr: np.ndarray, frame_index: int = 0,
               capture_time: float | None = None) -> TrackResult:
         """Track the face in one BGR uint8 frame. ``capture_time`` is a monotonic stamp (s)."""
-        if self._closed:
-            raise ValueError("FaceTracker is closed")
-        if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            shape = None if frame_bgr is None else (frame_bgr.shape, frame_bgr.dtype)
-            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {shape}")
-        import mediapipe as mp
-
         if capture_time is None:
             capture_time = time.monotonic()
         start = time.perf_counter()
-        rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        with _native_stderr_silenced(not self._warm):
-            if self.options.mode is TrackingMode.VIDEO:
-                # VIDEO mode needs strictly increasing integer timestamps.
-                ts = max(int(round(capture_time * 1000.0)), self._last_timestamp_ms + 1)
-                self._last_timestamp_ms = ts
-                result = self._landmarker.detect_for_video(image, ts)
-            else:
-                result = self._landmarker.detect(image)
-        self._warm = True
+        result = self._run.detect(frame_bgr, capture_time)
         faces = self._convert(result, frame_bgr.shape[1], frame_bgr.shape[0])
         face = self._choose(faces)
         self._previous_bbox = face.bbox if face is not None else None

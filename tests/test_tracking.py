@@ -77,8 +77,7 @@ def test_multi_face_photo_yields_one_tracked_face_the_largest(testdata):
     with FaceTracker(TrackerOptions(mode=TrackingMode.IMAGE, max_faces=4)) as tracker:
         areas = []
         # the kept face is the largest of those found
-        res = tracker._landmarker.detect(__import__("mediapipe").Image(
-            image_format=__import__("mediapipe").ImageFormat.SRGB, data=np.ascontiguousarray(image[:, :, ::-1])))
+        res = tracker._run.detect(image, 0.0)
         for lm in res.face_landmarks:
             pts = np.array([(p.x * image.shape[1], p.y * image.shape[0]) for p in lm])
             areas.append(np.ptp(pts[:, 0]) * np.ptp(pts[:, 1]))
@@ -90,9 +89,7 @@ def test_track_continues_the_previous_face_not_the_largest(testdata):
     image = cv2.imread(str(testdata / "multi_face.jpg"))
     with FaceTracker(TrackerOptions(mode=TrackingMode.IMAGE, max_faces=4)) as tracker:
         first = tracker.track(image)
-        faces = tracker._convert(tracker._landmarker.detect(__import__("mediapipe").Image(
-            image_format=__import__("mediapipe").ImageFormat.SRGB,
-            data=np.ascontiguousarray(image[:, :, ::-1]))), image.shape[1], image.shape[0])
+        faces = tracker._convert(tracker._run.detect(image, 0.0), image.shape[1], image.shape[0])
         smaller = min(faces, key=lambda f: f.bbox_area)
         tracker._previous_bbox = smaller.bbox
         second = tracker.track(image)
