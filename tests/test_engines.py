@@ -28,22 +28,14 @@ from latentcam.engines.ort_backend import OnnxRuntimeBackend, reference_images
 from latentcam.engines.postprocess import to_bgra_uint8
 from latentcam.engines.torch_backend import TorchBackend
 
+from support.networks import spread_init
+
 PRESET = "cpu"
 FLOW_SCALE = 0.05   # see bundle_dir
 SIZE = 256
 NO_GPU = not torch.cuda.is_available()
 
 
-def _spread_init(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Variance-preserving init (Kaiming for LeakyReLU 0.2, small random biases)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-                fan_in = m.weight[0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / (1.04 * fan_in)) ** 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
-    return module.eval()
 
 
 def _neutral_canonical(testdata: Path) -> np.ndarray:
@@ -76,8 +68,8 @@ def bundle_dir(tmp_path_factory, testdata) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "testtarget"
     out.mkdir()
     preset = get_preset(PRESET, size=SIZE, warp=True)      # the decoder `latentcam train` makes
-    encoder = _spread_init(Encoder(preset.encoder), seed=1)
-    decoder = _spread_init(Decoder(preset.decoder), seed=2)
+    encoder = spread_init(Encoder(preset.encoder), seed=1)
+    decoder = spread_init(Decoder(preset.decoder), seed=2)
     photo = cv2.imread(str(testdata / "astronaut.png"))
     decoder.set_texture(cv2.resize(photo, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
     with torch.no_grad():   # trained decoders move the texture by pixels, not across the crop

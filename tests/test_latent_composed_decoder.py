@@ -15,27 +15,19 @@ from latentcam.latent.composed_decoder import ComposedDecoder
 from latentcam.latent.decoder import build_decoder
 from latentcam.latent.presets import get_preset
 
+from support.networks import spread_init
+
 SIZE = 128
 FLOW_SCALE = 0.05    # trained fields move the texture by pixels, not across the crop
 
 
-def _spread_init(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Variance-preserving random weights, so that every output depends on the code."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-                fan_in = m.weight[0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / (1.04 * fan_in)) ** 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
-    return module.eval()
 
 
 @pytest.fixture()
 def decoder(testdata) -> ComposedDecoder:
     dec = build_decoder(get_preset("cpu", size=SIZE, composed=True).decoder)
     assert isinstance(dec, ComposedDecoder)
-    _spread_init(dec, seed=0)
+    spread_init(dec, seed=0)
     with torch.no_grad():
         dec.to_flow.weight.mul_(FLOW_SCALE)
         dec.to_flow.bias.mul_(FLOW_SCALE)

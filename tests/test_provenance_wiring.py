@@ -21,7 +21,9 @@ from latentcam.provenance.watermark import WatermarkDetector
 from latentcam.realtime.config import ConfigError, LiveConfig, apply_overrides, load_config
 from latentcam.realtime.marking import WatermarkSettings, WatermarkStage, sign_recording
 from latentcam.realtime.stages import SinkBinding
-from latentcam.realtime.sinks import NullSink, SinkOptions
+from latentcam.realtime.sinks import SinkOptions
+
+from support.sinks import KeepingSink
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = REPO / "latentcam" / "assets" / "default_target"
@@ -79,16 +81,6 @@ def test_an_unsigned_target_is_refused_with_require_signed(tmp_path: Path):
 
 # --- the watermark stage in the live loop ---------------------------------------------------
 
-class Keep(NullSink):
-    def __init__(self, options):
-        super().__init__(options)
-        self.frames = []
-
-    def _write(self, bgr):
-        super()._write(bgr)
-        self.frames.append(bgr.copy())
-
-
 def _run_views(clip: Path, watermark: WatermarkSettings, label: bool):
     """Five frames of the clip through composite → label → watermark → sinks, into an output, a
     preview and a side-by-side sink; returns the sinks and the telemetry."""
@@ -100,8 +92,8 @@ def _run_views(clip: Path, watermark: WatermarkSettings, label: bool):
     frames, _ = load_clip(clip, (640, 360), max_frames=5)
     stages = Stages(compositor=Compositor(CompositeOptions(), 256, (640, 360)), label=SyntheticLabel(),
                     watermark=WatermarkStage(MARK_ID, watermark))
-    out, preview, sbs = (Keep(SinkOptions(640, 360, 30)), Keep(SinkOptions(640, 360, 30)),
-                         Keep(SinkOptions(1280, 360, 30)))
+    out, preview, sbs = (KeepingSink(SinkOptions(640, 360, 30)), KeepingSink(SinkOptions(640, 360, 30)),
+                         KeepingSink(SinkOptions(1280, 360, 30)))
     with FramesSource(frames, 5) as source:
         tel = LivePipeline(source, stages, [SinkBinding(out, "output"), SinkBinding(preview, "preview"),
                                             SinkBinding(sbs, "side-by-side")],

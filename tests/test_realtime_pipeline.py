@@ -18,6 +18,7 @@ from latentcam.realtime.session import run_live
 from latentcam.realtime.sinks import SinkOptions, VirtualCameraSink
 
 from support.camera import FakeCamera, opener_for
+from support.sinks import KeepingSink
 from support.virtualcam import memory_backend_registered
 
 
@@ -266,22 +267,12 @@ def test_preview_mirrors_the_picture_but_not_the_label(single_face_clip):
     from latentcam.realtime.marking import WatermarkStage
     from latentcam.realtime.pipeline import Controls, LivePipeline, PipelineOptions, Stages
     from latentcam.realtime.replay import FramesSource, load_clip
-    from latentcam.realtime.sinks import NullSink
-
-    class Keep(NullSink):
-        def __init__(self, options):
-            super().__init__(options)
-            self.frames = []
-
-        def _write(self, bgr):
-            super()._write(bgr)
-            self.frames.append(bgr.copy())
 
     frames, _ = load_clip(single_face_clip, (640, 360), max_frames=3)
     label = SyntheticLabel(LabelOptions(position="top-right"))
     stages = Stages(compositor=Compositor(CompositeOptions(), 256, (640, 360)), label=label,
                     watermark=WatermarkStage(0x1234ABCD))
-    out, preview = Keep(SinkOptions(640, 360, 30)), Keep(SinkOptions(640, 360, 30))
+    out, preview = KeepingSink(SinkOptions(640, 360, 30)), KeepingSink(SinkOptions(640, 360, 30))
     with FramesSource(frames, 3) as source:
         LivePipeline(source, stages, [SinkBinding(out, "output"), SinkBinding(preview, "preview")],
                      PipelineOptions(), controls=Controls(mirror_preview=True)).run()
