@@ -7,7 +7,7 @@ landmarks, optionally rotated by a small head turn, and mapped back into the por
 with the portrait's own pose and scale. The portrait is then warped piecewise-affinely from its
 landmarks to the new ones over MediaPipe's 468-vertex triangulated mesh, extended by rings of
 triangles around the face so hair, neck and background follow smoothly. The mouth opening is
-filled with a synthesised interior (``mouth.py``); a closing eye is covered by its warped lid.
+filled with a synthesised interior (``mouth.py``); a closing eye gets a painted lid (``eyelids.py``).
 
 Variety beyond what the drivers show: the eyes and brows of a frame may come from a different
 driver frame than its mouth (so "eyes closed while smiling" exists even if no driver did it);
@@ -39,6 +39,7 @@ from latentcam.facekit.landmarks import (FACE_OVAL, LEFT_EYE, LEFT_EYE_BOTTOM, L
                                         RIGHT_EYE_BOTTOM, RIGHT_EYE_TOP, RIGHT_LID_PAIRS)
 
 from .dataset import DatasetError, SourceFrame, file_sha256, neutral_score
+from .eyelids import EyelidStyle, eyelid_style_from_photo, paint_eyelids
 from .mouth import LOWER_INNER, UPPER_INNER, MouthStyle, mouth_style_from_photo, render_mouth
 
 DEFAULT_DRIVER_NAMES = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
@@ -223,6 +224,7 @@ class PhotoRig:
         self.ring_follow = np.array([1.0] + [f for _, f in RINGS] + [0.0])
         self.ring_triangles = _ring_topology(len(rings), len(FACE_OVAL))
         self.style: MouthStyle = mouth_style_from_photo(image, self.landmarks)
+        self.eyelids: EyelidStyle = eyelid_style_from_photo(image, self.landmarks)
 
     # --- geometry ----------------------------------------------------------------------------
     def landmarks_from_canonical(self, points: np.ndarray) -> np.ndarray:
@@ -275,6 +277,7 @@ class PhotoRig:
         np.clip(map_x, -1, w, out=map_x)   # far-out coordinates make remap's border handling slow
         np.clip(map_y, -1, h, out=map_y)
         out = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        paint_eyelids(out, self.landmarks, target_px, self.eyelids)
         layer, alpha, (x0, y0) = render_mouth((h, w), target_px, self.style)
         if alpha.size:
             roi = out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]].astype(np.float32)
