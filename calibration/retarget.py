@@ -62,6 +62,9 @@ _GAZE_GROUPS = ("gaze_horizontal", "gaze_vertical")
 _EYES = ((lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER, lm.RIGHT_IRIS[0], np.array(lm.RIGHT_IRIS[1:])),
          (lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER, lm.LEFT_IRIS[0], np.array(lm.LEFT_IRIS[1:])))
 _STABLE = np.array(lm.STABLE)
+# A provisional neutral whose eyes score at least this blink has its eyes opened
+# (``Retargeter._open_closed_eyes``); the single-frame neutral limit of ``neutral``.
+PROVISIONAL_BLINK_LIMIT = 0.5
 _MESH = np.arange(468)
 
 
@@ -265,15 +268,41 @@ class Retargeter:
                 "recalibrated", f"reference pose reset (yaw {result.pose[0]:+.0f}°, "
                                 f"pitch {result.pose[1]:+.0f}°)"))
 
-    def _set_reference(self, points: np.ndarray, pose: np.ndarray, blendshapes: np.ndarray) -> None:
+    def _set_reference(self, points: np.ndarray, pose: np.ndarray, blendshapes: np.ndarray,
+                       provisional: bool = False) -> None:
         points = np.asarray(points, dtype=np.float64)
         pose = np.asarray(pose, dtype=np.float64)
         blendshapes = np.asarray(blendshapes, dtype=np.float64)
         if self.options.mirror:
             points, pose, blendshapes = mirror_points(points), mirror_pose(pose), mirror_blendshapes(blendshapes)
+        if provisional:
+            points, blendshapes = self._open_closed_eyes(points, blendshapes)
         self._reference = _Reference(points, pose, blendshapes)
         self._driver_gaze = [_gaze(points, *eye) for eye in _EYES]
         self._compute_gains()
+
+    def _open_closed_eyes(self, points: np.ndarray, blendshapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A provisional neutral with closed eyes (a driver who starts crying or laughing with
+        the eyes shut) would make every later blink a no-op and every open eye a wide stare.
+        Until a face with open eyes is seen, each closed eye of the reference (lids and iris) is
+        replaced by the target's neutral eye scaled onto the driver's eye corners, and the eye
+        blendshapes by the target's resting scores: closing the eyes then closes the target's."""
+        closed = [INDEX[n] for n in GROUPS["blink"]]
+        if float(np.max(blendshapes[closed])) < PROVISIONAL_BLINK_LIMIT:
+            return points, blendshapes
+        points, blendshapes = points.copy(), blendshapes.copy()
+        target = self._target_points
+        for loop, iris, (outer, inner, _, _) in zip((lm.RIGHT_EYE, lm.LEFT_EYE), (lm.RIGHT_IRIS, lm.LEFT_IRIS), _EYES):
+            idx = np.array(loop + iris)
+            scale = (np.linalg.norm(points[outer] - points[inner])
+                     / max(float(np.linalg.norm(target[outer] - target[inner])), 1e-6))
+            points[idx] = (points[outer] + points[inner]) / 2 + scale * (target[idx] - (target[outer] + target[inner]) / 2)
+        for group in ("blink", "eyes_wide"):
+            names = [INDEX[n] for n in GROUPS[group]]
+            blendshapes[names] = self.target.neutral_blendshapes[names]
+        for name in ("eyeSquintLeft", "eyeSquintRight"):
+            blendshapes[INDEX[name]] = self.target.neutral_blendshapes[INDEX[name]]
+        return points, blendshapes
 
     def _range_factor(self, measure: str, shape_ratio: float) -> float | None:
         driver = self.profile.ranges.get(measure) if self.profile is not None else None
@@ -355,7 +384,7 @@ class Retargeter:
             # No neutral yet: the most neutral face so far is the provisional one.
             score = neutrality(face.blendshapes, pose, self.options.self_calibration)
             if self._provisional is None or score < self._provisional - self.options.provisional_margin:
-                self._set_reference(points, pose, face.blendshapes)
+                self._set_reference(points, pose, face.blendshapes, provisional=True)
                 self._provisional = score
         return self.retarget(points, pose, face.blendshapes)
 

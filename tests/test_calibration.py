@@ -642,3 +642,28 @@ def test_target_geometry_from_a_bundle_manifest(target):
         TargetGeometry.from_manifest({"neutral_canonical": manifest["neutral_canonical"]})
     with pytest.raises(TargetGeometryError, match="yaw/pitch/roll"):
         TargetGeometry.from_manifest({**manifest, "pose_range": {"yaw": 3}})
+
+
+def test_provisional_neutral_with_closed_eyes_still_lets_the_target_blink(other):
+    """The crying part of the Wolfgang clip has no face with open eyes: the provisional neutral
+    has its eyes shut. Its eyes are replaced by the target's open ones on the driver's eye
+    corners, so her shut eyes shut the target's (before the fix the target's eyes stayed open:
+    no lid moved relative to a shut-eyed neutral)."""
+    from latentcam.calibration.target import TargetGeometry
+    from latentcam.facekit.landmarks import LEFT_EYE_BOTTOM, LEFT_EYE_TOP, RIGHT_EYE_BOTTOM, RIGHT_EYE_TOP
+    from latentcam.latent.bundle import TargetBundle
+    from latentcam.realtime.target import default_target_dir
+
+    target = TargetGeometry.from_manifest(TargetBundle.load(default_target_dir()).manifest)
+    blink = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
+    crying = [f for f in other[:60] if f.blendshapes[blink].min() > 0.6]
+    assert len(crying) >= 10, "the clip's first seconds are eyes-shut crying"
+
+    def lid_gap(points):
+        return (np.linalg.norm(points[RIGHT_EYE_TOP] - points[RIGHT_EYE_BOTTOM])
+                + np.linalg.norm(points[LEFT_EYE_TOP] - points[LEFT_EYE_BOTTOM])) / 2
+
+    open_gap = lid_gap(target.neutral_points)
+    r = Retargeter(None, target, _never_done())
+    gaps = [lid_gap(r.process(face, k / 10).points) for k, face in enumerate(crying)]
+    assert np.median(gaps) < 0.5 * open_gap, (np.median(gaps), open_gap)
