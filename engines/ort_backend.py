@@ -1,29 +1,57 @@
-"""ONNX Runtime CPU backend: the default without a GPU and the reference the GPU backends match."""
+"""ONNX Runtime backend: the default decoder engine and, on its CPU provider, the reference every
+other backend is held to.
+
+It runs on the best execution provider the installed ONNX Runtime offers (``options.ort_provider``,
+"auto" by default; ``latent.onnx_session.PROVIDERS`` gives the order): CUDA or TensorRT with
+onnxruntime-gpu, DirectML, Core ML, ROCm/MIGraphX, OpenVINO, else the CPU. An accelerated provider
+is held to the CPU provider like every GPU backend: on warm-up its output on fixed codes must stay
+within ``WARMUP_TOLERANCE_LEVELS``. A provider that is not offered, fails to start, is silently
+dropped by ONNX Runtime, fails on warm-up or computes out of tolerance is reported (``say``, and in
+``load_notes``) and the backend runs on the CPU provider instead — it always works.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from latentcam.latent import onnx_session
 from latentcam.latent.onnx_session import cpu_session
 
-from .decoder_backend import BackendOptions, DecoderBackend
+from .decoder_backend import BackendOptions, DecoderBackend, say
+from .errors import EngineRefused
 from .model import DecoderModel
 from .postprocess import to_bgra_uint8
 
 
 def reference_images(model: DecoderModel, codes: np.ndarray) -> list[np.ndarray]:
-    """ONNX Runtime fp32 → NumPy post-processing: the ground truth every backend is held to."""
+    """ONNX Runtime fp32 on the CPU → NumPy post-processing: the ground truth every backend (and
+    every accelerated provider) is held to."""
     session = cpu_session(model.onnx_path, threads=1)
     return [to_bgra_uint8(session.run([model.output_name], {model.input_name: c})[0]) for c in codes]
 
 
+def provider_cache_dir(options: BackendOptions, provider_key: str, model: DecoderModel):
+    """Where TensorRT, Core ML and OpenVINO keep what they compile for this decoder: beside
+    latentcam's own engines (``latentcam engines --clear-cache`` empties it), per ONNX Runtime
+    version and decoder, since their caches are valid only for the model and runtime they came from."""
+    import onnxruntime as ort
+
+    from .cache import default_cache_root
+
+    root = options.cache_dir if options.cache_dir is not None else default_cache_root()
+    folder = root / f"{model.sha256[:12]}-ort-{provider_key}-{ort.__version__}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 class OnnxRuntimeBackend(DecoderBackend):
-    """CPU decoder on ONNX Runtime, fp32 (fp16 gains nothing on CPUs). Needs neither torch nor
-    the onnx package. The uint8 conversion runs in NumPy/OpenCV on the session's fresh output
-    buffer (cheaper on a CPU than in the graph; see ``postprocess``)."""
+    """The decoder on ONNX Runtime, fp32 graph (fp16 gains nothing on CPUs). Needs neither torch
+    nor the onnx package. The uint8 conversion runs in NumPy/OpenCV on the session's fresh output
+    buffer (cheaper on a CPU than in the graph; see ``postprocess``). ``provider`` is the ONNX
+    Runtime execution provider in use and ``device`` names it."""
 
     name = "onnxruntime"
-    verified = False   # it is the reference
+    verified = False   # on the CPU provider it is the reference; set per instance otherwise
 
     @classmethod
     def unavailable_reason(cls, options: BackendOptions) -> str | None:
@@ -35,11 +63,56 @@ class OnnxRuntimeBackend(DecoderBackend):
 
     def __init__(self, model: DecoderModel, options: BackendOptions = BackendOptions()):
         super().__init__(model, options)
-        self.precision = "fp32"
-        self.device = f"cpu ({options.threads} threads)"
-        self._session = cpu_session(model.onnx_path.read_bytes(), options.threads)
         self._outputs = [model.output_name]
         self._feed = model.input_name
+        self._session = None
+        chosen, why = onnx_session.choose_provider(options.ort_provider, onnx_session.available_providers())
+        if why is not None:
+            self._fall_back(why)
+            return
+        if chosen.is_cpu:
+            self._use_cpu()
+            return
+        fp16 = options.precision in ("auto", "fp16")
+        setup = onnx_session.provider_setup(chosen, device_index=options.device_index, fp16=fp16,
+                                            cache_dir=provider_cache_dir(options, chosen.key, model))
+        try:
+            self._session = onnx_session.provider_session(model.onnx_path.read_bytes(), setup,
+                                                          options.threads)
+        except Exception as exc:   # onnxruntime raises its own exception types (not RuntimeError)
+            self._fall_back(f"{chosen.key} could not start: {type(exc).__name__}: {exc}")
+            return
+        self.provider, self.precision, self.device = chosen.ort_name, setup.precision, setup.device
+        self.verified = True
+
+    # --- provider fallback ------------------------------------------------------------------
+    def _use_cpu(self) -> None:
+        self._session = cpu_session(self.model.onnx_path.read_bytes(), self.options.threads)
+        self.provider, self.precision = onnx_session.CPU, "fp32"
+        self.device = f"cpu ({self.options.threads} threads)"
+        self.verified = False
+
+    def _fall_back(self, why: str) -> None:
+        message = f"[engines] onnxruntime uses the CPU provider — {why}"
+        say(self.options, message)
+        self.load_notes = (*self.load_notes, f"onnxruntime provider: {why}")
+        self._use_cpu()
+
+    def warm_up(self) -> None:
+        """Warm up; on an accelerated provider also check it against the CPU provider and fall
+        back to the CPU when it fails or disagrees."""
+        if self.provider == onnx_session.CPU:
+            return super().warm_up()
+        key = onnx_session.provider(self.provider).key
+        try:
+            super().warm_up()
+        except EngineRefused as exc:
+            self._fall_back(f"provider {key} refused: {exc}")
+        except Exception as exc:   # onnxruntime's own exception types: a provider failing to run
+            self._fall_back(f"provider {key} ({self.device}) failed on warm-up: {type(exc).__name__}: {exc}")
+        else:
+            return None
+        return super().warm_up()
 
     def _infer(self, code: np.ndarray) -> np.ndarray:
         out = self._session.run(self._outputs, {self._feed: code})[0]
