@@ -7,7 +7,8 @@ onnxruntime-gpu, DirectML, Core ML, ROCm/MIGraphX, OpenVINO, else the CPU. An ac
 is held to the CPU provider like every GPU backend: on warm-up its output on fixed codes must stay
 within ``WARMUP_TOLERANCE_LEVELS``. A provider that is not offered, fails to start, is silently
 dropped by ONNX Runtime, fails on warm-up or computes out of tolerance is reported (``say``, and in
-``load_notes``) and the backend runs on the CPU provider instead — it always works.
+``load_notes``) and the backend runs on the CPU provider instead — it always works. With
+``options.fallback`` off (strict, as the decoder benchmark runs) it raises instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from latentcam.latent import onnx_session
 from latentcam.latent.onnx_session import cpu_session
 
 from .decoder_backend import BackendOptions, DecoderBackend, say
-from .errors import EngineRefused
+from .errors import BackendUnavailable, EngineError, EngineRefused
 from .model import DecoderModel
 from .postprocess import to_bgra_uint8
 
@@ -92,7 +93,10 @@ class OnnxRuntimeBackend(DecoderBackend):
         self.device = f"cpu ({self.options.threads} threads)"
         self.verified = False
 
-    def _fall_back(self, why: str) -> None:
+    def _fall_back(self, why: str, error: type[EngineError] = BackendUnavailable) -> None:
+        """Say why and continue on the CPU provider; with ``options.fallback`` off, raise ``error``."""
+        if not self.options.fallback:
+            raise error(f"onnxruntime: {why}")
         message = f"[engines] onnxruntime uses the CPU provider — {why}"
         say(self.options, message)
         self.load_notes = (*self.load_notes, f"onnxruntime provider: {why}")
@@ -107,7 +111,7 @@ class OnnxRuntimeBackend(DecoderBackend):
         try:
             super().warm_up()
         except EngineRefused as exc:
-            self._fall_back(f"provider {key} refused: {exc}")
+            self._fall_back(f"provider {key} refused: {exc}", EngineRefused)
         except Exception as exc:   # onnxruntime's own exception types: a provider failing to run
             self._fall_back(f"provider {key} ({self.device}) failed on warm-up: {type(exc).__name__}: {exc}")
         else:

@@ -269,6 +269,7 @@ def register(app: typer.Typer) -> None:
         modes: str = typer.Option("serial,overlapped", "--modes", help="Schedules to compare."),
         no_lag: bool = typer.Option(False, "--no-lag", help="Skip the expression-lag measurement."),
         threads: int = typer.Option(2, "--threads", help="Decoder CPU threads (ONNX Runtime)."),
+        ort_provider: str = typer.Option("auto", "--ort-provider", help=_ORT_PROVIDER_HELP),
         record_choice: bool = typer.Option(True, "--record-choice/--no-record-choice",
                                            help="Remember the faster schedule as this machine's live default."),
         no_watermark: bool = typer.Option(False, "--no-watermark",
@@ -287,6 +288,7 @@ def register(app: typer.Typer) -> None:
                 engines=tuple(e.strip() for e in engines.split(",")) if engines else None,
                 frames=frames, input_size=parse_size(input_size), output_size=parse_size(size),
                 fps=fps, modes=tuple(m.strip() for m in modes.split(",")), lag=not no_lag, threads=threads,
+                ort_provider=ort_provider,
                 record_choice=record_choice, watermark=not no_watermark)
             opts.validate()
         with _sigint_stops(lambda: None):

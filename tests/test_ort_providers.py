@@ -20,7 +20,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from latentcam.engines import BackendOptions, DecoderModel, load_backend
+from latentcam.engines import (BackendOptions, BackendUnavailable, DecoderModel, EngineRefused,
+                               load_backend)
 from latentcam.engines.decoder_backend import WARMUP_TOLERANCE_LEVELS
 from latentcam.engines.export import check_codes
 from latentcam.engines.ort_backend import OnnxRuntimeBackend, reference_images
@@ -191,9 +192,21 @@ def test_tensorrt_keeps_its_engines_in_latentcams_cache(model, tmp_path, monkeyp
     assert asked[0].providers[1][0] == "CUDAExecutionProvider"        # for nodes TensorRT cannot take
 
 
+def test_without_fallback_a_provider_problem_is_an_error(model, tmp_path, monkeypatch):
+    with pytest.raises(BackendUnavailable, match="onnxruntime: provider openvino .* is not offered"):
+        load_backend("onnxruntime", model, _opts(tmp_path, ort_provider="openvino", fallback=False))
+    _answer_for_accelerator(monkeypatch, "CUDAExecutionProvider", _perturbed_decoder(tmp_path))
+    with pytest.raises(EngineRefused, match=r"provider cuda refused: .* by \d+ levels \(tolerance 2\)"):
+        load_backend("onnxruntime", model, _opts(tmp_path, fallback=False))
+
+
 def test_bad_provider_option_is_refused_before_loading(model):
     with pytest.raises(ValueError, match="ort_provider must be one of auto, tensorrt, cuda"):
         load_backend("onnxruntime", model, BackendOptions(ort_provider="gpu"))
+    from latentcam.realtime.bench import BenchOptions
+
+    with pytest.raises(ValueError, match="--ort-provider must be one of auto, tensorrt, cuda"):
+        BenchOptions(clip=DECODER, ort_provider="gpu").validate()
 
 
 # --- what users see -------------------------------------------------------------------------------
