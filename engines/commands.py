@@ -87,27 +87,30 @@ def engines_command(
 
 
 def _echo_ort_providers() -> None:
-    """The execution providers of the installed ONNX Runtime, which one ``onnxruntime`` uses."""
+    """The execution providers of the installed ONNX Runtime, and the order ``auto`` tries them in."""
     try:
         import onnxruntime as ort
     except ImportError:
         return
     from latentcam.latent.onnx_session import (INSTALL_HINT, PROVIDERS, available_providers,
-                                               installed_ort_packages, provider_status)
+                                               installed_ort_packages, provider_candidates)
 
     offered = available_providers()
-    packages = ", ".join(f"{d} {v}" for d, v in installed_ort_packages()) or "unknown package"
-    typer.echo(f"ONNX Runtime {ort.__version__} ({packages}) offers: {', '.join(offered)}")
-    typer.echo("  onnxruntime providers, most preferred first (--ort-provider, engine.ort_provider):")
-    for p, available, chosen in provider_status(offered):
-        state = ("offered" + ("  ← used by --ort-provider auto" if chosen else "") if available
-                 else f"not offered; comes with {p.package}")
+    packages = installed_ort_packages()
+    names = ", ".join(f"{d} {v}" for d, v in packages) or "unknown package"
+    typer.echo(f"ONNX Runtime {ort.__version__} ({names}) offers: {', '.join(offered)}")
+    typer.echo("  onnxruntime engine providers, most preferred first (--ort-provider, engine.ort_provider):")
+    for p in PROVIDERS:
+        state = "offered" if p.is_cpu or p.ort_name in offered else f"not offered; comes with {p.package}"
         typer.echo(f"    {p.key:<9} {p.hardware:<56} {state}")
+    tries, _ = provider_candidates("auto", offered)
+    typer.echo(f"  --ort-provider auto tries: {' → '.join(p.key for p in tries)}"
+               + ("" if len(tries) == 1 else " (each checked against the CPU on warm-up)"))
     known = {p.ort_name for p in PROVIDERS}
     if other := [n for n in offered if n not in known]:
         typer.echo(f"  not used by latentcam: {', '.join(other)}")
-    if len(installed_ort_packages()) > 1:
-        typer.echo(f"  warning: {packages} are installed together and overwrite each other{INSTALL_HINT}")
+    if len(packages) > 1:
+        typer.echo(f"  warning: {names} are installed together and overwrite each other{INSTALL_HINT}")
 
 
 def register(app: typer.Typer) -> None:

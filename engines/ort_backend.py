@@ -7,8 +7,10 @@ onnxruntime-gpu, DirectML, Core ML, ROCm/MIGraphX, OpenVINO, else the CPU. An ac
 is held to the CPU provider like every GPU backend: on warm-up its output on fixed codes must stay
 within ``WARMUP_TOLERANCE_LEVELS``. A provider that is not offered, fails to start, is silently
 dropped by ONNX Runtime, fails on warm-up or computes out of tolerance is reported (``say``, and in
-``load_notes``) and the backend runs on the CPU provider instead — it always works. With
-``options.fallback`` off (strict, as the decoder benchmark runs) it raises instead.
+``load_notes``) and the next one offered takes over, at last the CPU provider — the backend always
+works. With ``options.fallback`` off (strict, as the decoder benchmark runs) a provider that fails
+or disagrees raises instead, and so does a named provider that is not offered or does not start;
+``auto`` still passes over providers that do not start (that is how it finds what this machine has).
 """
 
 from __future__ import annotations
@@ -67,56 +69,61 @@ class OnnxRuntimeBackend(DecoderBackend):
         self._outputs = [model.output_name]
         self._feed = model.input_name
         self._session = None
-        chosen, why = onnx_session.choose_provider(options.ort_provider, onnx_session.available_providers())
+        self._strict_start = not options.fallback and options.ort_provider != "auto"
+        self._candidates, why = onnx_session.provider_candidates(options.ort_provider,
+                                                                 onnx_session.available_providers())
         if why is not None:
-            self._fall_back(why)
-            return
-        if chosen.is_cpu:
-            self._use_cpu()
-            return
-        fp16 = options.precision in ("auto", "fp16")
-        setup = onnx_session.provider_setup(chosen, device_index=options.device_index, fp16=fp16,
-                                            cache_dir=provider_cache_dir(options, chosen.key, model))
-        try:
-            self._session = onnx_session.provider_session(model.onnx_path.read_bytes(), setup,
-                                                          options.threads)
-        except Exception as exc:   # onnxruntime raises its own exception types (not RuntimeError)
-            self._fall_back(f"{chosen.key} could not start: {type(exc).__name__}: {exc}")
-            return
-        self.provider, self.precision, self.device = chosen.ort_name, setup.precision, setup.device
-        self.verified = True
+            self._skip(options.ort_provider, why, BackendUnavailable, strict=self._strict_start)
+        self._open_next()
 
-    # --- provider fallback ------------------------------------------------------------------
-    def _use_cpu(self) -> None:
-        self._session = cpu_session(self.model.onnx_path.read_bytes(), self.options.threads)
-        self.provider, self.precision = onnx_session.CPU, "fp32"
-        self.device = f"cpu ({self.options.threads} threads)"
-        self.verified = False
+    # --- providers, best first, the CPU last ---------------------------------------------------
+    def _open_next(self) -> None:
+        """Open the next candidate provider that starts (the CPU always does)."""
+        while True:
+            chosen = self._candidates.pop(0)
+            if chosen.is_cpu:
+                self._session = cpu_session(self.model.onnx_path.read_bytes(), self.options.threads)
+                self.provider, self.precision = onnx_session.CPU, "fp32"
+                self.device = f"cpu ({self.options.threads} threads)"
+                self.verified = False     # the reference itself
+                return
+            setup = onnx_session.provider_setup(
+                chosen, device_index=self.options.device_index, fp16=self.options.precision in ("auto", "fp16"),
+                cache_dir=provider_cache_dir(self.options, chosen.key, self.model))
+            try:
+                self._session = onnx_session.provider_session(self.model.onnx_path.read_bytes(), setup,
+                                                              self.options.threads)
+            except Exception as exc:   # onnxruntime raises its own exception types (not RuntimeError)
+                self._skip(chosen.key, f"could not start: {type(exc).__name__}: {exc}", BackendUnavailable,
+                           strict=self._strict_start)
+                continue
+            self.provider, self.precision, self.device = chosen.ort_name, setup.precision, setup.device
+            self.verified = True          # checked against the CPU provider in warm_up()
+            return
 
-    def _fall_back(self, why: str, error: type[EngineError] = BackendUnavailable) -> None:
-        """Say why and continue on the CPU provider; with ``options.fallback`` off, raise ``error``."""
-        if not self.options.fallback:
-            raise error(f"onnxruntime: {why}")
-        message = f"[engines] onnxruntime uses the CPU provider — {why}"
-        say(self.options, message)
-        self.load_notes = (*self.load_notes, f"onnxruntime provider: {why}")
-        self._use_cpu()
+    def _skip(self, key: str, why: str, error: type[EngineError], *, strict: bool) -> None:
+        """Say why provider ``key`` is not used (the next candidate is); when ``strict``, raise."""
+        if strict:
+            raise error(f"onnxruntime provider {key}: {why}")
+        say(self.options, f"[engines] onnxruntime: provider {key} not used — {why}")
+        self.load_notes = (*self.load_notes, f"onnxruntime provider {key}: {why}")
 
     def warm_up(self) -> None:
-        """Warm up; on an accelerated provider also check it against the CPU provider and fall
-        back to the CPU when it fails or disagrees."""
-        if self.provider == onnx_session.CPU:
-            return super().warm_up()
-        key = onnx_session.provider(self.provider).key
-        try:
-            super().warm_up()
-        except EngineRefused as exc:
-            self._fall_back(f"provider {key} refused: {exc}", EngineRefused)
-        except Exception as exc:   # onnxruntime's own exception types: a provider failing to run
-            self._fall_back(f"provider {key} ({self.device}) failed on warm-up: {type(exc).__name__}: {exc}")
-        else:
-            return None
-        return super().warm_up()
+        """Warm up; an accelerated provider is also checked against the CPU provider, and on
+        failure or disagreement the next candidate (at last the CPU) takes over."""
+        while True:
+            if self.provider == onnx_session.CPU:
+                return super().warm_up()
+            key = onnx_session.provider(self.provider).key
+            try:
+                return super().warm_up()
+            except EngineRefused as exc:   # a wrong image is never accepted, even in auto
+                self._skip(key, f"refused: {exc}", EngineRefused, strict=not self.options.fallback)
+            except Exception as exc:       # onnxruntime's own exception types: the provider failed to run
+                self._skip(key, f"failed on warm-up ({self.device}): {type(exc).__name__}: {exc}",
+                           BackendUnavailable, strict=not self.options.fallback)
+            self._session = None
+            self._open_next()
 
     def _infer(self, code: np.ndarray) -> np.ndarray:
         out = self._session.run(self._outputs, {self._feed: code})[0]

@@ -55,6 +55,7 @@ class Provider:
     ort_name: str     # ONNX Runtime's name
     hardware: str     # what it runs on
     package: str      # the ONNX Runtime package that brings it (pyproject extras name them)
+    own_package: bool = True   # that package replaces the default onnxruntime (not so for Core ML)
 
     @property
     def is_cpu(self) -> bool:
@@ -77,14 +78,14 @@ PROVIDERS: tuple[Provider, ...] = (
     Provider("directml", "DmlExecutionProvider", "DirectX 12 GPUs on Windows: AMD, Intel, NVIDIA",
              "onnxruntime-directml"),
     Provider("coreml", "CoreMLExecutionProvider", "Apple Silicon: Neural Engine and GPU",
-             "the standard onnxruntime wheel on macOS"),
+             "the standard onnxruntime wheel on macOS", own_package=False),
     Provider("openvino", "OpenVINOExecutionProvider", "Intel GPUs through OpenVINO", "onnxruntime-openvino"),
-    Provider("cpu", CPU, "any CPU", "onnxruntime"),
+    Provider("cpu", CPU, "any CPU", "onnxruntime", own_package=False),
 )
 PROVIDER_KEYS: tuple[str, ...] = ("auto", *(p.key for p in PROVIDERS))
 #: Every ONNX Runtime package installs the same ``onnxruntime`` module: swap, never add.
 INSTALL_HINT = (" (ONNX Runtime packages replace each other: pip uninstall onnxruntime, then install "
-                "that one; see README, Decoder engines)")
+                "that one; README, \"ONNX Runtime execution providers\")")
 
 
 class ProviderInactive(RuntimeError):
@@ -107,29 +108,30 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def choose_provider(requested: str, available: Sequence[str]) -> tuple[Provider, str | None]:
-    """The provider to use for ``requested`` ("auto", a key or an ORT name) among ``available``,
-    and why the request could not be honoured (None when it was).
+def provider_candidates(requested: str, available: Sequence[str]) -> tuple[list[Provider], str | None]:
+    """The providers to try for ``requested`` ("auto", a key or an ORT name), in order, the CPU
+    last; and why the request could not be honoured (None when it can be tried).
 
-    ``auto`` takes the first of ``PROVIDERS`` that is available (providers latentcam does not know,
-    such as Azure, are never chosen). A named provider that is not available gives the CPU with a
-    reason naming the package that brings it."""
+    ``auto``: every provider of ``PROVIDERS`` the installed ONNX Runtime offers, in that order
+    (providers latentcam does not know, such as Azure, are never used). A named provider: it, then
+    the CPU; not offered, only the CPU, with a reason naming the package that brings it."""
+    cpu = provider(CPU)
     if requested == "auto":
-        return next(p for p in PROVIDERS if p.is_cpu or p.ort_name in available), None
+        return [p for p in PROVIDERS if p.is_cpu or p.ort_name in available], None
     wanted = provider(requested)
     if wanted.is_cpu or wanted.ort_name in available:
-        return wanted, None
+        return list(dict.fromkeys([wanted, cpu])), None
     offered = ", ".join(provider(n).key for n in available if n in {p.ort_name for p in PROVIDERS})
-    return provider(CPU), (f"provider {wanted.key} ({wanted.hardware}) is not offered by the installed "
-                           f"ONNX Runtime, which offers: {offered}; it comes with {wanted.package}"
-                           f"{INSTALL_HINT}")
+    return [cpu], (f"not offered by the installed ONNX Runtime, which offers: {offered}; "
+                   f"{wanted.key} ({wanted.hardware}) comes with {wanted.package}"
+                   f"{INSTALL_HINT if wanted.own_package else ''}")
 
 
-def provider_status(available: Sequence[str]) -> list[tuple[Provider, bool, bool]]:
-    """Every provider latentcam knows, in order of preference: (provider, offered by the installed
-    ONNX Runtime, the one ``auto`` uses)."""
-    auto, _ = choose_provider("auto", available)
-    return [(p, p.is_cpu or p.ort_name in available, p == auto) for p in PROVIDERS]
+def choose_provider(requested: str, available: Sequence[str]) -> tuple[Provider, str | None]:
+    """The first provider ``provider_candidates`` would try, and why the request could not be
+    honoured (None when it can be tried)."""
+    candidates, why = provider_candidates(requested, available)
+    return candidates[0], why
 
 
 #: The ONNX Runtime packages latentcam names; each installs the ``onnxruntime`` module.
@@ -239,5 +241,5 @@ def provider_session(model: Path | str | bytes, setup: ProviderSetup, threads: i
 
 __all__ = ["CPU", "PROVIDERS", "PROVIDER_KEYS", "Provider", "ProviderInactive", "ProviderSetup",
            "INSTALL_HINT", "ORT_PACKAGES", "available_providers", "choose_provider",
-           "installed_ort_packages", "provider_status", "cpu_session", "provider", "provider_session",
+           "installed_ort_packages", "provider_candidates", "cpu_session", "provider", "provider_session",
            "provider_setup", "session_options"]

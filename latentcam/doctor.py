@@ -122,20 +122,21 @@ def check_gpu() -> list[Check]:
 
 
 def check_ort_providers() -> list[Check]:
-    """The execution providers the installed ONNX Runtime offers, and the one the onnxruntime
-    engine would use with ``--ort-provider auto`` (before its warm-up check against the CPU)."""
+    """The execution providers the installed ONNX Runtime offers, and the ones the onnxruntime
+    engine tries with ``--ort-provider auto`` (in order; each checked against the CPU on warm-up)."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return []
-    from latentcam.latent.onnx_session import available_providers, provider_status
+    from latentcam.latent.onnx_session import available_providers, provider_candidates
 
     offered = available_providers()
-    status = provider_status(offered)
-    chosen = next(p for p, _, used in status if used)
+    tries, _ = provider_candidates("auto", offered)
+    accelerated = len(tries) > 1
     return [Check("onnxruntime providers", True, ", ".join(offered)),
-            Check("onnxruntime provider (auto)", True, f"{chosen.key}: {chosen.hardware}",
-                  "" if not chosen.is_cpu else
+            Check("onnxruntime provider (auto)", True,
+                  " → ".join(p.key for p in tries) + (f" ({tries[0].hardware} first)" if accelerated else ""),
+                  "" if accelerated else
                   "for a GPU: `latentcam engines` names the ONNX Runtime package for it")]
 
 

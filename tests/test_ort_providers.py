@@ -74,8 +74,11 @@ def test_auto_takes_the_first_offered_provider_in_preference_order():
 def test_a_named_provider_the_installed_runtime_lacks_gives_the_cpu_and_names_the_package():
     chosen, why = choose_provider("directml", ort.get_available_providers())
     assert chosen.is_cpu
-    assert "provider directml" in why and "not offered by the installed ONNX Runtime, which offers: cpu" in why
+    assert why.startswith("not offered by the installed ONNX Runtime, which offers: cpu; directml (DirectX 12")
     assert "onnxruntime-directml" in why and "pip uninstall onnxruntime" in why
+    candidates, why = onnx_session.provider_candidates("coreml", ort.get_available_providers())
+    assert [p.key for p in candidates] == ["cpu"] and "standard onnxruntime wheel on macOS" in why
+    assert "pip uninstall" not in why                                 # Core ML needs no other package
 
 
 def test_cpu_path_is_unchanged_and_exact(model, codes, tmp_path):
@@ -93,7 +96,7 @@ def test_requested_provider_not_offered_falls_back_to_cpu_with_a_message(model, 
         assert _max_diff(backend, model, codes) == 0                   # and it still works
         assert any("openvino" in note for note in backend.load_notes)
     err = capsys.readouterr().err
-    assert "[engines] onnxruntime uses the CPU provider — provider openvino" in err
+    assert "[engines] onnxruntime: provider openvino not used — not offered by the installed ONNX Runtime" in err
     assert "onnxruntime-openvino" in err
 
 
@@ -106,15 +109,21 @@ def test_a_provider_onnxruntime_silently_drops_is_detected(model):
         provider_session(DECODER.read_bytes(), setup)
 
 
-def test_an_offered_provider_that_does_not_start_falls_back_to_cpu(model, codes, tmp_path, monkeypatch, capsys):
-    """The wheel claims CUDA (as onnxruntime-gpu does on a machine whose driver is missing); the
-    real session creation then drops it, and the backend says so and runs on the CPU."""
-    monkeypatch.setattr(onnx_session, "available_providers", lambda: ["CUDAExecutionProvider", CPU])
+def test_offered_providers_that_do_not_start_are_passed_over(model, codes, tmp_path, monkeypatch, capsys):
+    """The wheel claims TensorRT and CUDA (as onnxruntime-gpu does whether or not the TensorRT
+    libraries, the driver or a GPU are there); the real session creation drops each, and the
+    backend says so for each and ends on the CPU."""
+    monkeypatch.setattr(onnx_session, "available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", CPU])
     with load_backend("onnxruntime", model, _opts(tmp_path)) as backend:
         assert backend.provider == CPU
         assert _max_diff(backend, model, codes) == 0
+        assert [n.split(":")[0] for n in backend.load_notes] == ["onnxruntime provider tensorrt",
+                                                                 "onnxruntime provider cuda"]
     err = capsys.readouterr().err
-    assert "cuda could not start: ProviderInactive: ONNX Runtime did not activate CUDAExecutionProvider" in err
+    for key, name in (("tensorrt", "TensorrtExecutionProvider"), ("cuda", "CUDAExecutionProvider")):
+        assert (f"provider {key} not used — could not start: ProviderInactive: ONNX Runtime did not "
+                f"activate {name}") in err
 
 
 # --- the warm-up check of an accelerated provider against the CPU ---------------------------------
@@ -129,41 +138,39 @@ def _perturbed_decoder(tmp_path) -> bytes:
     return graph.SerializeToString()
 
 
-def _answer_for_accelerator(monkeypatch, ort_name: str, model_bytes: bytes | None):
-    """``ort_name`` is offered, and its session is a real CPU session of ``model_bytes`` (the real
-    decoder when None). Returns the setups the backend asked for."""
+def _answer_for_accelerator(monkeypatch, answers: dict[str, bytes | None]):
+    """The providers in ``answers`` are offered (in that order, then the CPU), and each one's
+    session is a real CPU session of the model bytes given (the real decoder for None). Returns
+    the setups the backend asked for."""
     asked = []
-    real = onnx_session.provider_session
 
     def session(model, setup, threads=1, **kw):
         first = setup.providers[0] if isinstance(setup.providers[0], str) else setup.providers[0][0]
-        if first == CPU:
-            return real(model, setup, threads, **kw)
         asked.append(setup)
-        return onnx_session.cpu_session(model_bytes or model, threads)
+        return onnx_session.cpu_session(answers[first] or model, threads)
 
-    monkeypatch.setattr(onnx_session, "available_providers", lambda: [ort_name, CPU])
+    monkeypatch.setattr(onnx_session, "available_providers", lambda: [*answers, CPU])
     monkeypatch.setattr(onnx_session, "provider_session", session)
     return asked
 
 
 def test_validation_refuses_a_provider_that_computes_a_different_image(model, codes, tmp_path,
                                                                         monkeypatch, capsys):
-    asked = _answer_for_accelerator(monkeypatch, "DmlExecutionProvider", _perturbed_decoder(tmp_path))
+    asked = _answer_for_accelerator(monkeypatch, {"DmlExecutionProvider": _perturbed_decoder(tmp_path)})
     with load_backend("onnxruntime", model, _opts(tmp_path)) as backend:
         assert len(asked) == 1 and asked[0].mem_pattern is False      # DirectML's session options
         assert backend.provider == CPU and backend.device == "cpu (1 threads)"
         assert _max_diff(backend, model, codes) == 0                   # the CPU answers now
         assert any("refused" in note for note in backend.load_notes)
     err = capsys.readouterr().err
-    assert "provider directml refused: onnxruntime (fp32, directml:0) output differs from the ONNX " \
-           "Runtime CPU reference by" in err
-    assert f"(tolerance {WARMUP_TOLERANCE_LEVELS['fp32']})" in err and "onnxruntime uses the CPU provider" in err
+    assert "provider directml not used — refused: onnxruntime (fp32, directml:0) output differs from " \
+           "the ONNX Runtime CPU reference by" in err
+    assert f"(tolerance {WARMUP_TOLERANCE_LEVELS['fp32']})" in err
 
 
 def test_validation_uses_the_half_precision_tolerance_where_the_provider_computes_fp16(
         model, tmp_path, monkeypatch, capsys):
-    _answer_for_accelerator(monkeypatch, "TensorrtExecutionProvider", _perturbed_decoder(tmp_path))
+    _answer_for_accelerator(monkeypatch, {"TensorrtExecutionProvider": _perturbed_decoder(tmp_path)})
     with load_backend("onnxruntime", model, _opts(tmp_path, precision="auto")) as backend:
         assert backend.provider == CPU
     err = capsys.readouterr().err
@@ -172,7 +179,7 @@ def test_validation_uses_the_half_precision_tolerance_where_the_provider_compute
 
 
 def test_validation_accepts_a_provider_that_matches_the_cpu(model, codes, tmp_path, monkeypatch, capsys):
-    asked = _answer_for_accelerator(monkeypatch, "CUDAExecutionProvider", None)
+    asked = _answer_for_accelerator(monkeypatch, {"CUDAExecutionProvider": None})
     with load_backend("onnxruntime", model, _opts(tmp_path, device_index=1)) as backend:
         assert (backend.provider, backend.device, backend.precision) == ("CUDAExecutionProvider", "cuda:1", "fp32")
         assert asked[0].providers[0] == ("CUDAExecutionProvider", {"device_id": 1, "use_tf32": 0})
@@ -180,8 +187,18 @@ def test_validation_accepts_a_provider_that_matches_the_cpu(model, codes, tmp_pa
     assert "[engines]" not in capsys.readouterr().err
 
 
+def test_a_refused_provider_hands_over_to_the_next_one_offered(model, codes, tmp_path, monkeypatch, capsys):
+    asked = _answer_for_accelerator(monkeypatch, {"TensorrtExecutionProvider": _perturbed_decoder(tmp_path),
+                                                  "CUDAExecutionProvider": None})
+    with load_backend("onnxruntime", model, _opts(tmp_path)) as backend:
+        assert [a.device for a in asked] == ["tensorrt:0", "cuda:0"]
+        assert (backend.provider, backend.device) == ("CUDAExecutionProvider", "cuda:0")
+        assert _max_diff(backend, model, codes) == 0
+    assert "provider tensorrt not used — refused" in capsys.readouterr().err
+
+
 def test_tensorrt_keeps_its_engines_in_latentcams_cache(model, tmp_path, monkeypatch):
-    asked = _answer_for_accelerator(monkeypatch, "TensorrtExecutionProvider", None)
+    asked = _answer_for_accelerator(monkeypatch, {"TensorrtExecutionProvider": None})
     with load_backend("onnxruntime", model, _opts(tmp_path, precision="fp32")) as backend:
         assert backend.provider == "TensorrtExecutionProvider" and backend.precision == "fp32"
     trt = dict(asked[0].providers[0][1])
@@ -193,10 +210,10 @@ def test_tensorrt_keeps_its_engines_in_latentcams_cache(model, tmp_path, monkeyp
 
 
 def test_without_fallback_a_provider_problem_is_an_error(model, tmp_path, monkeypatch):
-    with pytest.raises(BackendUnavailable, match="onnxruntime: provider openvino .* is not offered"):
+    with pytest.raises(BackendUnavailable, match="onnxruntime provider openvino: not offered"):
         load_backend("onnxruntime", model, _opts(tmp_path, ort_provider="openvino", fallback=False))
-    _answer_for_accelerator(monkeypatch, "CUDAExecutionProvider", _perturbed_decoder(tmp_path))
-    with pytest.raises(EngineRefused, match=r"provider cuda refused: .* by \d+ levels \(tolerance 2\)"):
+    _answer_for_accelerator(monkeypatch, {"CUDAExecutionProvider": _perturbed_decoder(tmp_path)})
+    with pytest.raises(EngineRefused, match=r"provider cuda: refused: .* by \d+ levels \(tolerance 2\)"):
         load_backend("onnxruntime", model, _opts(tmp_path, fallback=False))
 
 
@@ -225,20 +242,31 @@ def test_engines_lists_the_providers_of_the_installed_onnxruntime(tmp_path, monk
     assert list(lines) == [p.key for p in PROVIDERS]
     for p in PROVIDERS:
         assert ("not offered" in lines[p.key]) == (p.ort_name not in offered), lines[p.key]
-    assert lines["cpu"].endswith("offered  ← used by --ort-provider auto")
+    assert lines["cpu"].endswith("offered")
+    tries, _ = onnx_session.provider_candidates("auto", offered)
+    assert f"--ort-provider auto tries: {' → '.join(p.key for p in tries)}" in res.output
     assert "onnxruntime-directml" in lines["directml"]
     if "AzureExecutionProvider" in offered:
         assert "not used by latentcam: AzureExecutionProvider" in res.output
 
 
-def test_doctor_names_the_providers_and_the_one_auto_uses():
+def test_doctor_names_the_providers_and_the_order_auto_tries(monkeypatch):
     from latentcam.doctor import check_onnxruntime_package, check_ort_providers
 
     offered, auto = check_ort_providers()
     assert offered.detail == ", ".join(ort.get_available_providers())
-    assert auto.detail == "cpu: any CPU" and "latentcam engines" in auto.fix
+    assert auto.detail == "cpu" and "latentcam engines" in auto.fix
     package = check_onnxruntime_package()
     assert package.ok and package.detail == f"onnxruntime {ort.__version__}"
+    # what onnxruntime-gpu reports, and what pip leaves after `latentcam[ort-cuda]` without the swap
+    monkeypatch.setattr(onnx_session, "available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", CPU])
+    assert check_ort_providers()[1].detail == "tensorrt → cuda → cpu (NVIDIA GPUs through TensorRT first)"
+    monkeypatch.setattr(onnx_session, "installed_ort_packages",
+                        lambda: [("onnxruntime", "1.32.0"), ("onnxruntime-gpu", "1.31.1")])
+    both = check_onnxruntime_package()
+    assert both.ok is False and "overwrite each other" in both.detail
+    assert both.fix == "keep one: pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"
 
 
 def test_live_takes_the_provider_flag_and_says_why_it_used_the_cpu(single_face_clip):
@@ -247,6 +275,6 @@ def test_live_takes_the_provider_flag_and_says_why_it_used_the_cpu(single_face_c
                               "--engine", "onnxruntime", "--ort-provider", "coreml"],
                        capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "provider coreml (Apple Silicon: Neural Engine and GPU) is not offered" in r.stderr
+    assert "provider coreml not used — not offered by the installed ONNX Runtime" in r.stderr
     r = subprocess.run(CLI + ["live", "--ort-provider", "metal"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "engine.ort_provider must be one of auto, tensorrt" in r.stderr
