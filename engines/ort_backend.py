@@ -87,15 +87,16 @@ class OnnxRuntimeBackend(DecoderBackend):
                 self.device = f"cpu ({self.options.threads} threads)"
                 self.verified = False     # the reference itself
                 return
-            setup = onnx_session.provider_setup(
-                chosen, device_index=self.options.device_index, fp16=self.options.precision in ("auto", "fp16"),
-                cache_dir=provider_cache_dir(self.options, chosen.key, self.model))
+            cache = provider_cache_dir(self.options, chosen.key, self.model) if chosen.caches else None
+            setup = onnx_session.provider_setup(chosen, device_index=self.options.device_index,
+                                                fp16=self.options.precision in ("auto", "fp16"),
+                                                cache_dir=cache)
             try:
                 self._session = onnx_session.provider_session(self.model.onnx_path.read_bytes(), setup,
                                                               self.options.threads)
             except Exception as exc:   # onnxruntime raises its own exception types (not RuntimeError)
-                self._skip(chosen.key, f"could not start: {type(exc).__name__}: {exc}", BackendUnavailable,
-                           strict=self._strict_start)
+                self._skip(chosen.key, f"could not start: {type(exc).__name__}: {exc}",
+                           BackendUnavailable, strict=self._strict_start)
                 continue
             self.provider, self.precision, self.device = chosen.ort_name, setup.precision, setup.device
             self.verified = True          # checked against the CPU provider in warm_up()

@@ -56,6 +56,7 @@ class Provider:
     hardware: str     # what it runs on
     package: str      # the ONNX Runtime package that brings it (pyproject extras name them)
     own_package: bool = True   # that package replaces the default onnxruntime (not so for Core ML)
+    caches: bool = False       # compiles the model and can keep the result (provider_setup's cache_dir)
 
     @property
     def is_cpu(self) -> bool:
@@ -69,7 +70,7 @@ CPU = "CPUExecutionProvider"
 #: libraries are present); MIGraphX before ROCm (ONNX Runtime replaced ROCm with MIGraphX in 1.23).
 PROVIDERS: tuple[Provider, ...] = (
     Provider("tensorrt", "TensorrtExecutionProvider", "NVIDIA GPUs through TensorRT",
-             "onnxruntime-gpu with NVIDIA's TensorRT libraries"),
+             "onnxruntime-gpu with NVIDIA's TensorRT libraries", caches=True),
     Provider("cuda", "CUDAExecutionProvider", "NVIDIA GPUs through CUDA and cuDNN", "onnxruntime-gpu"),
     Provider("migraphx", "MIGraphXExecutionProvider", "AMD GPUs on Linux through MIGraphX",
              "AMD's ROCm build of ONNX Runtime (onnxruntime-migraphx)"),
@@ -78,8 +79,9 @@ PROVIDERS: tuple[Provider, ...] = (
     Provider("directml", "DmlExecutionProvider", "DirectX 12 GPUs on Windows: AMD, Intel, NVIDIA",
              "onnxruntime-directml"),
     Provider("coreml", "CoreMLExecutionProvider", "Apple Silicon: Neural Engine and GPU",
-             "the standard onnxruntime wheel on macOS", own_package=False),
-    Provider("openvino", "OpenVINOExecutionProvider", "Intel GPUs through OpenVINO", "onnxruntime-openvino"),
+             "the standard onnxruntime wheel on macOS", own_package=False, caches=True),
+    Provider("openvino", "OpenVINOExecutionProvider", "Intel GPUs through OpenVINO", "onnxruntime-openvino",
+             caches=True),
     Provider("cpu", CPU, "any CPU", "onnxruntime", own_package=False),
 )
 PROVIDER_KEYS: tuple[str, ...] = ("auto", *(p.key for p in PROVIDERS))

@@ -65,7 +65,10 @@ def test_auto_takes_the_first_offered_provider_in_preference_order():
     assert choose_provider("cuda", gpu_wheel) == (provider("cuda"), None)
     assert choose_provider("auto", ["CoreMLExecutionProvider", CPU])[0].key == "coreml"
     assert choose_provider("auto", ["OpenVINOExecutionProvider", CPU])[0].key == "openvino"
-    assert choose_provider("auto", ["ROCMExecutionProvider", "MIGraphXExecutionProvider", CPU])[0].key == "migraphx"
+    amd = ["ROCMExecutionProvider", "MIGraphXExecutionProvider", CPU]
+    assert [p.key for p in onnx_session.provider_candidates("auto", amd)[0]] == ["migraphx", "rocm", "cpu"]
+    assert [p.key for p in onnx_session.provider_candidates("rocm", amd)[0]] == ["rocm", "cpu"]
+    assert [p.key for p in onnx_session.provider_candidates("cpu", amd)[0]] == ["cpu"]
     assert [p.key for p in PROVIDERS][-1] == "cpu"
     with pytest.raises(ValueError, match="unknown ONNX Runtime provider 'metal'; choose one of auto, tensorrt"):
         choose_provider("metal", here)
@@ -184,6 +187,7 @@ def test_validation_accepts_a_provider_that_matches_the_cpu(model, codes, tmp_pa
         assert (backend.provider, backend.device, backend.precision) == ("CUDAExecutionProvider", "cuda:1", "fp32")
         assert asked[0].providers[0] == ("CUDAExecutionProvider", {"device_id": 1, "use_tf32": 0})
         assert _max_diff(backend, model, codes) == 0
+    assert not (tmp_path / "engines").exists(), "CUDA compiles nothing to keep"
     assert "[engines]" not in capsys.readouterr().err
 
 
