@@ -2,7 +2,8 @@
 
 Times the onnxruntime backend (``load_backend("onnxruntime")``, provider chosen by "auto": the CPU
 here) against the code path it had before providers existed (``cpu_session`` + ``to_bgra_uint8``,
-what ``OnnxRuntimeBackend._infer`` ran), interleaved in rounds so machine load hits both alike, on
+what ``OnnxRuntimeBackend._infer`` ran; the backend's ``run`` adds the input checks it always had),
+alternating call by call so machine load hits both alike, on
 the embedded default target's decoder (256²). Also times the live expression encoder on the CPU.
 Writes the markdown table to stdout.
 
@@ -25,7 +26,7 @@ from latentcam.engines.postprocess import to_bgra_uint8
 from latentcam.latent.onnx_session import cpu_session
 
 ASSETS = Path(__file__).resolve().parents[2] / "latentcam" / "assets" / "default_target"
-ROUNDS, PER_ROUND, THREADS = 10, 30, 2
+ROUNDS, PER_ROUND, THREADS = 20, 30, 2
 
 
 def main() -> None:
@@ -41,9 +42,10 @@ def main() -> None:
     times = {"backend": [], "before": []}
     for _ in range(3):
         old(codes[0]), backend.run(codes[0])
-    for _ in range(ROUNDS):
-        for name, fn in (("backend", backend.run), ("before", old)):
-            for c in codes:
+    for r in range(ROUNDS):
+        order = (("backend", backend.run), ("before", old))[:: 1 if r % 2 == 0 else -1]
+        for c in codes:                      # alternate call by call: load hits both alike
+            for name, fn in order:
                 t0 = time.perf_counter()
                 fn(c)
                 times[name].append((time.perf_counter() - t0) * 1e3)
@@ -63,7 +65,7 @@ def main() -> None:
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()} {os.cpu_count()} cores "
           f"(shared), ONNX Runtime {ort.__version__}, provider used: {backend.provider} "
           f"({backend.device}); load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
-          f"run under nice. {ROUNDS} interleaved rounds of {PER_ROUND} decodes each.\n")
+          f"run under nice. {ROUNDS * PER_ROUND} decodes each, alternating call by call.\n")
     print("| path | p50 ms | p90 ms | mean ms |\n|---|---|---|---|")
     for name, label in (("backend", "`load_backend(\"onnxruntime\")` (provider auto → CPU)"),
                         ("before", "before providers: `cpu_session` + `to_bgra_uint8`")):
