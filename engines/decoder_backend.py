@@ -124,8 +124,8 @@ class DecoderBackend(ABC):
         tolerance = WARMUP_TOLERANCE_LEVELS[self.precision]
         if worst > tolerance:
             raise EngineRefused(
-                f"{self.name} ({self.precision}, {self.device}) output differs from the ONNX Runtime CPU reference by "
-                f"{worst} levels (tolerance {tolerance}); engine refused. Delete the engine cache "
+                f"{self.name} ({self.precision}, {self.device}) output differs from the ONNX Runtime "
+                f"CPU reference by {worst} levels (tolerance {tolerance}); engine refused. Delete the engine cache "
                 f"(latentcam engines --clear-cache) or report the GPU/driver if this repeats.")
         return worst
 

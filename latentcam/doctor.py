@@ -52,7 +52,7 @@ def check_packages() -> list[Check]:
 def check_onnxruntime_package() -> Check:
     """Exactly one ONNX Runtime package: onnxruntime or one of its accelerated builds (all install
     the same ``onnxruntime`` module, so two overwrite each other)."""
-    from latentcam.latent.onnx_session import INSTALL_HINT, installed_ort_packages
+    from latentcam.latent.onnx_session import installed_ort_packages
 
     found = installed_ort_packages()
     detail = ", ".join(f"{d} {v}" for d, v in found) or "not installed"
