@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .decoder_backend import BackendOptions, DecoderBackend
+from latentcam.latent.onnx_session import PROVIDER_KEYS
+
+from .decoder_backend import BackendOptions, DecoderBackend, say
 from .errors import AllBackendsFailed, BackendUnavailable, EngineError
 from .model import DecoderModel
 
@@ -100,13 +102,6 @@ def _open(name: str, model: DecoderModel, options: BackendOptions) -> DecoderBac
     return backend
 
 
-def _say(options: BackendOptions, message: str) -> None:
-    if options.verbose:
-        print(message, file=sys.stderr)
-    else:
-        log.warning(message)
-
-
 def _try_open(name: str, model: DecoderModel, options: BackendOptions) -> DecoderBackend | str:
     """The opened backend, or why it failed. GPU stacks raise their own exception types (CUDA
     errors from torch, TensorRT runtime errors): those count as failures of that backend too."""
@@ -128,6 +123,8 @@ def load_backend(name: str, bundle, options: BackendOptions = BackendOptions()) 
         raise ValueError(f"precision must be auto, fp16 or fp32, got {options.precision!r}")
     if options.threads < 1:
         raise ValueError(f"threads must be >= 1, got {options.threads}")
+    if options.ort_provider not in PROVIDER_KEYS:
+        raise ValueError(f"ort_provider must be one of {', '.join(PROVIDER_KEYS)}, got {options.ort_provider!r}")
     model = as_decoder_model(bundle)
     if name == "auto":
         return _load_fastest(model, options)
@@ -140,9 +137,9 @@ def load_backend(name: str, bundle, options: BackendOptions = BackendOptions()) 
         if isinstance(result, str):
             reasons[candidate] = result
             if candidate == name:
-                _say(options, f"[engines] {name} not used: {result} — falling back to onnxruntime")
+                say(options, f"[engines] {name} not used: {result} — falling back to onnxruntime")
             continue
-        result.load_notes = tuple(f"{n}: {r}" for n, r in reasons.items())
+        result.load_notes = (*(f"{n}: {r}" for n, r in reasons.items()), *result.load_notes)
         return result
     raise AllBackendsFailed(reasons)
 
@@ -208,6 +205,6 @@ def _load_fastest(model: DecoderModel, options: BackendOptions) -> DecoderBacken
     log.info("auto backend selection:\n%s", table)
     if options.verbose:
         print(table, file=sys.stderr)
-    best.load_notes = tuple(f"{n}: {r}" for n, r in reasons.items())
+    best.load_notes = (*(f"{n}: {r}" for n, r in reasons.items()), *best.load_notes)
     best.selection_table = rows
     return best

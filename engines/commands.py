@@ -61,7 +61,8 @@ def engines_command(
     cache: bool = typer.Option(False, "--cache", help="List the engine cache."),
     clear_cache: bool = typer.Option(False, "--clear-cache", help="Delete every cached engine."),
 ) -> None:
-    """List decoder backends and whether each can run here (and why not)."""
+    """List decoder backends and whether each can run here (and why not), and the execution
+    providers of the installed ONNX Runtime."""
     from .backend import availability
     from .cache import EngineCache
     from .gpu import cuda_devices
@@ -73,6 +74,7 @@ def engines_command(
         if name == "torch" and reason is None and not gpus:
             state += " (CPU fallback only: no CUDA GPU; onnxruntime is faster on CPUs)"
         typer.echo(f"  {name:<13} {state}")
+    _echo_ort_providers()
     store = EngineCache()
     if cache:
         typer.echo(f"engine cache: {store.root}")
@@ -82,6 +84,33 @@ def engines_command(
                        f"model {k['model_sha256'][:12]}  {e['bytes'] / 2**20:.2f} MiB  {e['created']}")
     if clear_cache:
         typer.echo(f"deleted {store.clear()} cached engine(s) from {store.root}")
+
+
+def _echo_ort_providers() -> None:
+    """The execution providers of the installed ONNX Runtime, and the order ``auto`` tries them in."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    from latentcam.latent.onnx_session import (INSTALL_HINT, PROVIDERS, available_providers,
+                                               installed_ort_packages, provider_candidates)
+
+    offered = available_providers()
+    packages = installed_ort_packages()
+    names = ", ".join(f"{d} {v}" for d, v in packages) or "unknown package"
+    typer.echo(f"ONNX Runtime {ort.__version__} ({names}) offers: {', '.join(offered)}")
+    typer.echo("  onnxruntime engine providers, most preferred first (--ort-provider, engine.ort_provider):")
+    for p in PROVIDERS:
+        state = "offered" if p.is_cpu or p.ort_name in offered else f"not offered; comes with {p.package}"
+        typer.echo(f"    {p.key:<9} {p.hardware:<56} {state}")
+    tries, _ = provider_candidates("auto", offered)
+    typer.echo(f"  --ort-provider auto tries: {' → '.join(p.key for p in tries)}"
+               + ("" if len(tries) == 1 else " (each checked against the CPU on warm-up)"))
+    known = {p.ort_name for p in PROVIDERS}
+    if other := [n for n in offered if n not in known]:
+        typer.echo(f"  not used by latentcam: {', '.join(other)}")
+    if len(packages) > 1:
+        typer.echo(f"  warning: {names} are installed together and overwrite each other{INSTALL_HINT}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,9 @@ check their output on warm-up against ONNX Runtime on fixed codes and are refuse
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,8 @@ WARMUP_TOLERANCE_LEVELS = {
 }
 WARMUP_CHECK_CODES = 3
 
+log = logging.getLogger("latentcam.engines")
+
 
 @dataclass(frozen=True)
 class BackendOptions:
@@ -44,6 +48,17 @@ class BackendOptions:
     warmup_runs: int = 3              # untimed runs in warm_up()
     auto_timing_runs: int = 30        # timed warm runs per backend for name="auto"
     verbose: bool = True              # print fallback reasons and the auto table to stderr
+    ort_provider: str = "auto"        # onnxruntime's execution provider: auto | cpu | cuda | ... (see
+                                      # latent.onnx_session.PROVIDER_KEYS); auto = the best one offered
+
+
+def say(options: BackendOptions, message: str) -> None:
+    """Tell the user why an engine or provider was not used: stderr when ``options.verbose``,
+    else the ``latentcam.engines`` log."""
+    if options.verbose:
+        print(message, file=sys.stderr)
+    else:
+        log.warning(message)
 
 
 class DecoderBackend(ABC):
@@ -109,8 +124,8 @@ class DecoderBackend(ABC):
         tolerance = WARMUP_TOLERANCE_LEVELS[self.precision]
         if worst > tolerance:
             raise EngineRefused(
-                f"{self.name} ({self.precision}, {self.device}) output differs from ONNX Runtime by "
-                f"{worst} levels (tolerance {tolerance}); engine refused. Delete the engine cache "
+                f"{self.name} ({self.precision}, {self.device}) output differs from the ONNX Runtime "
+                f"CPU reference by {worst} levels (tolerance {tolerance}); engine refused. Delete the engine cache "
                 f"(latentcam engines --clear-cache) or report the GPU/driver if this repeats.")
         return worst
 

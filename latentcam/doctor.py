@@ -30,10 +30,11 @@ def _version(dist: str) -> str | None:
 
 def check_packages() -> list[Check]:
     checks = []
-    required = ["numpy", "opencv-python", "mediapipe", "onnxruntime", "pyvirtualcam", "safetensors"]
+    required = ["numpy", "opencv-python", "mediapipe", "pyvirtualcam", "safetensors"]
     for dist in required:
         v = _version(dist)
         checks.append(Check(dist, v is not None, v or "not installed", "" if v else "pip install -e ."))
+    checks.append(check_onnxruntime_package())
     cv2_providers = [d for d in ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
                                  "opencv-contrib-python-headless") if _version(d)]
     checks.append(Check("one cv2 provider", len(cv2_providers) == 1, ", ".join(cv2_providers) or "none",
@@ -46,6 +47,22 @@ def check_packages() -> list[Check]:
                                 "  (full TensorRT comes from NVIDIA's index: "
                                 "pip install --extra-index-url https://pypi.nvidia.com tensorrt)" if dist == "tensorrt" else "")))
     return checks
+
+
+def check_onnxruntime_package() -> Check:
+    """Exactly one ONNX Runtime package: onnxruntime or one of its accelerated builds (all install
+    the same ``onnxruntime`` module, so two overwrite each other)."""
+    from latentcam.latent.onnx_session import installed_ort_packages
+
+    found = installed_ort_packages()
+    detail = ", ".join(f"{d} {v}" for d, v in found) or "not installed"
+    if not found:
+        return Check("onnxruntime", False, detail, "pip install -e .")
+    if len(found) > 1:
+        keep = found[-1][0] if found[0][0] == "onnxruntime" else found[0][0]
+        return Check("onnxruntime", False, detail + " (they overwrite each other)",
+                     f"keep one: pip uninstall -y {' '.join(d for d, _ in found)} && pip install {keep}")
+    return Check("onnxruntime", True, detail)
 
 
 def check_face_model() -> Check:
@@ -100,13 +117,27 @@ def check_gpu() -> list[Check]:
     else:
         detail = "no CUDA GPU visible to torch" if torch is not None else "torch not installed (GPU check skipped)"
         checks.append(Check("GPU", None, detail + "; the onnxruntime CPU engine is used"))
-    try:
-        import onnxruntime as ort
-
-        checks.append(Check("onnxruntime providers", True, ", ".join(ort.get_available_providers())))
-    except ImportError:
-        pass
+    checks += check_ort_providers()
     return checks
+
+
+def check_ort_providers() -> list[Check]:
+    """The execution providers the installed ONNX Runtime offers, and the ones the onnxruntime
+    engine tries with ``--ort-provider auto`` (in order; each checked against the CPU on warm-up)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return []
+    from latentcam.latent.onnx_session import available_providers, provider_candidates
+
+    offered = available_providers()
+    tries, _ = provider_candidates("auto", offered)
+    accelerated = len(tries) > 1
+    return [Check("onnxruntime providers", True, ", ".join(offered)),
+            Check("onnxruntime provider (auto)", True,
+                  " → ".join(p.key for p in tries) + (f" ({tries[0].hardware} first)" if accelerated else ""),
+                  "" if accelerated else
+                  "for a GPU: `latentcam engines` names the ONNX Runtime package for it")]
 
 
 def check_engines() -> list[Check]:

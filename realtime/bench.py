@@ -31,6 +31,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from latentcam.latent.onnx_session import PROVIDER_KEYS
+
 from .config import LiveConfig, apply_overrides
 from .pipeline import LivePipeline, PipelineOptions, Schedule
 from .stages import SinkBinding, Stages, View
@@ -75,6 +77,7 @@ class BenchOptions:
     lag: bool = True                       # measure the expression lag (re-tracks the output)
     lag_frames: int = 240
     threads: int = 2                       # decoder threads
+    ort_provider: str = "auto"             # the onnxruntime engine's execution provider
     opencv_threads: int = 1
     record_choice: bool = True             # remember the faster schedule for `live --mode auto`
     watermark: bool = True                 # the invisible watermark stage (as live; off: its cost)
@@ -89,6 +92,8 @@ class BenchOptions:
             raise ValueError("give at least one schedule (--modes serial,overlapped)")
         if self.fps <= 0:
             raise ValueError("--fps must be > 0")
+        if self.ort_provider not in PROVIDER_KEYS:
+            raise ValueError(f"--ort-provider must be one of {', '.join(PROVIDER_KEYS)}; got {self.ort_provider!r}")
 
 
 # --- machine ----------------------------------------------------------------------------------
@@ -302,7 +307,7 @@ def expression_lag(driver_bs: list, outputs: list[np.ndarray], fps: float,
 def _config(opts: BenchOptions, engine: str) -> LiveConfig:
     w, h = opts.output_size
     values = {"engine.name": engine, "engine.threads": opts.threads,
-              "engine.opencv_threads": opts.opencv_threads, "output.size": f"{w}x{h}",
+              "engine.ort_provider": opts.ort_provider, "engine.opencv_threads": opts.opencv_threads, "output.size": f"{w}x{h}",
               "output.fps": opts.fps, "watermark.enabled": opts.watermark}
     if opts.target:
         values["target"] = opts.target

@@ -131,6 +131,9 @@ _NO_WATERMARK_HELP = ("Remove the invisible watermark from every frame (it is in
 _SIGN_CERT_HELP = "Certificate chain (PEM, signing certificate first) for the recording's Content Credentials."
 _SIGN_KEY_HELP = "Its private key (PEM). Without both: the local signing identity (not a trusted issuer)."
 _REQUIRE_SIGNED_HELP = "Refuse a target bundle that is not signed."
+_ORT_PROVIDER_HELP = ("ONNX Runtime execution provider for the onnxruntime engine: auto (the best one "
+                      "installed; `latentcam engines` lists them) | cpu | tensorrt | cuda | migraphx | rocm | "
+                      "directml | coreml | openvino.")
 
 
 def register(app: typer.Typer) -> None:
@@ -153,6 +156,7 @@ def register(app: typer.Typer) -> None:
         fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (default 30)."),
         track_fps: Optional[float] = typer.Option(None, "--track-fps", help="Track at most this often to save CPU (0 = every frame)."),
         threads: Optional[int] = typer.Option(None, "--threads", help="Decoder CPU threads (ONNX Runtime)."),
+        ort_provider: Optional[str] = typer.Option(None, "--ort-provider", help=_ORT_PROVIDER_HELP),
         mode: Optional[str] = typer.Option(None, "--mode", help="Pipeline schedule: auto | serial | overlapped."),
         composite: Optional[str] = typer.Option(None, "--composite", help="portrait | paste."),
         no_label: bool = typer.Option(False, "--no-label", help="Remove the SYNTHETIC label (be honest with your audience)."),
@@ -183,7 +187,7 @@ def register(app: typer.Typer) -> None:
             "stats": str(stats) if stats else None,
             "source.camera": camera, "source.clip": str(source) if source else None,
             "source.loop": loop, "source.paced": paced,
-            "engine.name": engine, "engine.threads": threads,
+            "engine.name": engine, "engine.threads": threads, "engine.ort_provider": ort_provider,
             "output.virtual_cam": virtual_cam, "output.device": device, "output.preview": preview,
             "output.record": str(record) if record else None, "output.size": size, "output.fps": fps,
             "pipeline.track_fps": track_fps, "pipeline.mode": mode, "composite.mode": composite,
@@ -223,6 +227,7 @@ def register(app: typer.Typer) -> None:
         clip: Optional[Path] = typer.Option(None, "--clip", help="Driver clip (default: the sample clip)."),
         target: Optional[Path] = typer.Option(None, "--target", help="Target bundle (default: embedded)."),
         engine: str = typer.Option("auto", "--engine", help="auto | onnxruntime | torch | tensorrt | tensorrt-rtx"),
+        ort_provider: str = typer.Option("auto", "--ort-provider", help=_ORT_PROVIDER_HELP),
         virtual_cam: bool = typer.Option(False, "--virtual-cam", help="Also publish to a virtual camera."),
         size: str = typer.Option("1280x720", "--size", help="Output size WxH."),
         mode: str = typer.Option("auto", "--mode", help="auto | serial | overlapped"),
@@ -241,6 +246,7 @@ def register(app: typer.Typer) -> None:
                                  hint=FETCH_CLIPS_HINT + ", or pass --clip YOUR_VIDEO.mp4")
         cfg = apply_overrides(LiveConfig(), {
             "source.clip": str(clip), "source.paced": True, "engine.name": engine,
+            "engine.ort_provider": ort_provider,
             "output.record": str(out), "output.size": size, "output.virtual_cam": virtual_cam,
             "pipeline.mode": mode, **({"target": str(target)} if target else {}),
             **{k: v for k, v in _provenance_overrides(no_watermark, sign_cert, sign_key, require_signed).items()
@@ -263,6 +269,7 @@ def register(app: typer.Typer) -> None:
         modes: str = typer.Option("serial,overlapped", "--modes", help="Schedules to compare."),
         no_lag: bool = typer.Option(False, "--no-lag", help="Skip the expression-lag measurement."),
         threads: int = typer.Option(2, "--threads", help="Decoder CPU threads (ONNX Runtime)."),
+        ort_provider: str = typer.Option("auto", "--ort-provider", help=_ORT_PROVIDER_HELP),
         record_choice: bool = typer.Option(True, "--record-choice/--no-record-choice",
                                            help="Remember the faster schedule as this machine's live default."),
         no_watermark: bool = typer.Option(False, "--no-watermark",
@@ -281,6 +288,7 @@ def register(app: typer.Typer) -> None:
                 engines=tuple(e.strip() for e in engines.split(",")) if engines else None,
                 frames=frames, input_size=parse_size(input_size), output_size=parse_size(size),
                 fps=fps, modes=tuple(m.strip() for m in modes.split(",")), lag=not no_lag, threads=threads,
+                ort_provider=ort_provider,
                 record_choice=record_choice, watermark=not no_watermark)
             opts.validate()
         with _sigint_stops(lambda: None):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from latentcam.facekit.errors import InputError
+from latentcam.latent.onnx_session import PROVIDER_KEYS
 
 from .composite import CompositeOptions
 from .label import LabelOptions
@@ -94,10 +95,16 @@ class EngineConfig:
     encoder_threads: int = 1         # expression encoder (ONNX Runtime) threads
     opencv_threads: int = 1          # cv2.setNumThreads for resize/warp/blend
     precision: str = "auto"          # auto | fp32 | fp16
+    ort_provider: str = "auto"       # onnxruntime's execution provider: auto (the best one the installed
+                                     # ONNX Runtime offers) | cpu | tensorrt | cuda | migraphx | rocm |
+                                     # directml | coreml | openvino
 
     def validate(self) -> None:
         if self.name not in ENGINES:
             raise ConfigError(f"engine.name must be one of {', '.join(ENGINES)}; got {self.name!r}")
+        if self.ort_provider not in PROVIDER_KEYS:
+            raise ConfigError(f"engine.ort_provider must be one of {', '.join(PROVIDER_KEYS)}; "
+                              f"got {self.ort_provider!r}")
         if self.precision not in ("auto", "fp32", "fp16"):
             raise ConfigError(f"engine.precision must be auto, fp32 or fp16; got {self.precision!r}")
         if self.threads < 1 or self.encoder_threads < 1 or self.opencv_threads < 0:

@@ -126,6 +126,7 @@ def build_stages(config: LiveConfig, stack: ExitStack, target: LiveTarget | None
     model = DecoderModel.from_bundle(target.bundle)
     decoder = load_backend(resolve_engine(config.engine.name), model,
                            BackendOptions(threads=config.engine.threads, precision=config.engine.precision,
+                                          ort_provider=config.engine.ort_provider,
                                           verbose=on_event is not None))
     stack.callback(decoder.close)
     if compositor.awaits_rest_render:      # the plate fill, before the first live frame

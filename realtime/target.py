@@ -110,7 +110,14 @@ def make_retargeter(target: LiveTarget, profile: Path | str | None, options):
 
 
 class ExpressionEncoder:
-    """``encoder.onnx`` on ONNX Runtime: features (F,) → code (1, Z) float32 (the VAE mean)."""
+    """``encoder.onnx`` on ONNX Runtime: features (F,) → code (1, Z) float32 (the VAE mean).
+
+    Always on the CPU provider, whatever ``engine.ort_provider`` says: the encoder is a small MLP
+    (0.47 M parameters in the embedded target) that takes ~0.05 ms per call on one CPU thread
+    (``benchmarks/engines/results/ort_provider_cpu_check.md``). On an accelerator every call would
+    add a host→device copy, kernel launches and a synchronising copy back, and queue behind the
+    decoder on the same device — more than the whole CPU run costs — so only the decoder moves.
+    """
 
     def __init__(self, path: Path, threads: int = 1):
         from latentcam.latent.onnx_session import cpu_session

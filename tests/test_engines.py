@@ -231,7 +231,7 @@ def test_warm_up_refuses_wrong_output_and_loader_falls_back(model, monkeypatch, 
 
     monkeypatch.setattr(TorchBackend, "_infer", off_by_eight)
     backend = TorchBackend(model, OPTS)
-    with pytest.raises(EngineRefused, match=r"differs from ONNX Runtime by (8|9) levels \(tolerance 2\)"):
+    with pytest.raises(EngineRefused, match=r"differs from the ONNX Runtime CPU reference by (8|9) levels \(tolerance 2\)"):
         backend.warm_up()
     backend.close()
 

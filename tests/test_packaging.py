@@ -24,6 +24,10 @@ def test_torch_is_not_a_core_dependency_and_extras_exist():
     assert "torch" not in core
     extras = project["optional-dependencies"]
     assert {"train", "tensorrt", "tensorrt-rtx", "dev"} <= set(extras)
+    # ONNX Runtime builds for accelerators are named, never required (they replace onnxruntime)
+    assert extras["ort-cuda"] == ["onnxruntime-gpu>=1.18"]
+    assert extras["ort-directml"] == ["onnxruntime-directml>=1.18"]
+    assert extras["ort-openvino"] == ["onnxruntime-openvino>=1.18"]
     assert any(d.startswith("torch") for d in extras["train"])
     assert project["scripts"]["latentcam"] == "latentcam.cli:main"
 

@@ -51,6 +51,7 @@ def test_unknown_key_is_named(tmp_path):
     ({"composite": {"mode": "collage"}}, "composite.mode must be one of portrait, paste"),
     ({"pipeline": {"mode": "parallel"}}, "pipeline.mode must be one of"),
     ({"engine": {"name": "cuda"}}, "engine.name must be one of"),
+    ({"engine": {"ort_provider": "metal"}}, "engine.ort_provider must be one of auto, tensorrt, cuda"),
     ({"smoothing": {"landmark_min_cutoff": -1.0}}, "smoothing.landmark_min_cutoff must be > 0"),
     ({"source": "camera"}, "source must be a table"),
 ])
