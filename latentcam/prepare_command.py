@@ -124,13 +124,19 @@ def record_camera_driver(camera: int, path: Path, options=None, open_camera=None
     index → FrameSource, the real camera when None)."""
     from latentcam.calibration.driver_recording import DriverRecordingOptions, record_driver_clip
     from latentcam.facekit.errors import InputError
-    from latentcam.facekit.sources import open_source
+    from latentcam.facekit.sources import SourceError, open_source
 
     if not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist; create it first.")
     opener = open_camera or open_source
     try:
-        with opener(camera) as source:
+        try:
+            source = opener(camera)
+        except SourceError as exc:
+            raise SourceError(str(exc).replace("use --source CLIP to drive from a video file",
+                                               "pass recorded clips with --drivers CLIP"),
+                              hint=exc.hint) from None
+        with source:
             record_driver_clip(source, path, options or DriverRecordingOptions(),
                                say=lambda m: typer.echo(f"  {m}"))
     except KeyboardInterrupt:

@@ -243,10 +243,17 @@ def test_photo_is_checked_before_any_driver_is_read_or_recorded(tmp_path, testda
         assert res.exit_code == 2 and "shows 2 faces" in res.output, res.output
         assert "drivers:" not in res.output
     assert recorded == [] and not (tmp_path / "d").exists()
+    monkeypatch.undo()
     res = CliRunner().invoke(build_app(), ["prepare", "--photo", str(testdata / "astronaut.png"),
                                            "--out", str(tmp_path / "d"), "--drivers",
                                            str(tmp_path / "missing.mp4"), "--drivers-camera"])
     assert res.exit_code == 2 and "not both" in res.output
+    res = CliRunner().invoke(build_app(), ["prepare", "--photo", str(testdata / "astronaut.png"),
+                                           "--out", str(tmp_path / "d"), "--drivers-camera",
+                                           "--camera", "7"])          # no camera 7 on a test machine
+    assert res.exit_code == 2 and "cannot open camera 7" in res.output
+    assert "pass recorded clips with --drivers CLIP" in res.output and "--source" not in res.output
+    assert not (tmp_path / "d").exists() and not (tmp_path / "d-driver.mp4").exists()
 
 
 def test_without_drivers_the_sample_clips_are_used_and_named(tmp_path, testdata, monkeypatch, capsys):
