@@ -2,7 +2,7 @@
 # The wheel as a new user gets it: build it, install it into a fresh virtual environment without
 # torch, and from an empty folder run `latentcam demo` (must refuse: no samples, nothing is
 # downloaded unasked), `latentcam samples`, `latentcam demo` (must write demo.mp4) and
-# `latentcam prepare --photo` on the sample photo with the sample clips as drivers.
+# `latentcam prepare --photo` on the sample photo with the sample clips as drivers and with --drivers.
 # Also checks what the wheel holds: the face/hand models and the default target, no test media.
 #
 #   scripts/wheel_smoke.sh            # uses python3; PYTHON=... to choose another
@@ -74,4 +74,9 @@ step "latentcam prepare --photo (the sample photo, the sample clips as drivers)"
 grep -q "drivers: the sample clips" prepare.txt && grep -q "4 frames kept" prepare.txt \
     || { cat prepare.txt; echo "prepare --photo did not use the samples or keep its frames"; exit 1; }
 [ -f photo_ds/manifest.json ] || { echo "no dataset written"; exit 1; }
+step "latentcam prepare --photo --drivers CLIP"
+"$LC" prepare --photo "$XDG_DATA_HOME/latentcam/samples/single_face.jpg" --out photo_ds2 --frames 4 \
+    --size 64 --drivers "$XDG_DATA_HOME/latentcam/samples/single_face.mp4" > prepare2.txt
+grep -q "drivers: your clips" prepare2.txt && grep -q "4 frames kept" prepare2.txt \
+    || { cat prepare2.txt; echo "prepare --photo --drivers did not use the clip or keep its frames"; exit 1; }
 step "done: the wheel installs, fetches its samples, runs the demo and prepares a one-photo dataset"
