@@ -33,9 +33,9 @@ RUNTIME_CACHE_FILE = "runtime.cache"
 
 
 def default_cache_root() -> Path:
-    import platformdirs
+    from latentcam.facekit.user_dirs import user_cache_dir
 
-    return platformdirs.user_cache_path("latentcam", appauthor=False) / "engines"
+    return user_cache_dir() / "engines"
 
 
 def prebuilt_dir(source_dir: Path, model_name: str, model_sha256: str) -> Path:

@@ -164,6 +164,13 @@ class FaceTracker:
         """Forget the current track (the next frame picks the largest face)."""
         self._previous_bbox = None
 
+    def faces(self, frame_bgr: np.ndarray, capture_time: float = 0.0) -> list[FaceObservation]:
+        """Every face the model finds in one frame (up to ``max_faces``), largest first; the
+        track is not touched (for checking a photo, not for following a stream)."""
+        faces = self._convert(self._run.detect(frame_bgr, capture_time), frame_bgr.shape[1],
+                              frame_bgr.shape[0])
+        return sorted(faces, key=lambda f: f.bbox_area, reverse=True)
+
     def track(self, frame_bgr: np.ndarray, frame_index: int = 0,
               capture_time: float | None = None) -> TrackResult:
         """Track the face in one BGR uint8 frame. ``capture_time`` is a monotonic stamp (s)."""

@@ -70,16 +70,91 @@ RELAX_RIDGE = 0.01                 # ridge strength (per frame) of the expressio
 
 
 def default_driver_clips() -> list[Path]:
-    """The sample clips fetched by ``scripts/fetch_test_data.py`` (used when no --drivers)."""
-    folder = Path(__file__).resolve().parent.parent / ".cache" / "testdata"
-    clips = [folder / n for n in DEFAULT_DRIVER_NAMES]
-    missing = [c for c in clips if not c.is_file()]
-    if missing:
-        raise DatasetError(
-            f"default driver clips not found ({', '.join(str(m) for m in missing)}). Run "
-            "`python scripts/fetch_test_data.py` in the source tree, or pass your own clips "
-            "with --drivers CLIP (repeatable): videos of a person making varied expressions.")
-    return clips
+    """The sample clips (``latentcam samples``) used when no --drivers are given."""
+    from latentcam.facekit.samples import DRIVER_CLIPS, require_samples
+
+    return require_samples(DRIVER_CLIPS, "prepare --photo without --drivers",
+                           "pass your own clips with --drivers CLIP (videos of a person making varied "
+                           "expressions), or record yours with --drivers-camera")
+
+
+@dataclass(frozen=True)
+class PortraitLimits:
+    """What a portrait must satisfy before anything else is read (checked by ``load_portrait``)."""
+
+    max_faces_seen: int = 5        # the tracker looks for this many faces (MediaPipe finds fewer
+                                   # with num_faces=2: 1 of the 5 in multi_face.jpg, 2 with 5)
+    rival_face_ratio: float = 1 / 3  # another face at least this wide (vs the main one) counts
+    max_upscale: float = 4.0       # the face may be enlarged at most this much to the crop size
+    max_yaw_deg: float = 25.0      # |yaw| beyond this: the synthesis (which adds up to 18° of
+    max_pitch_deg: float = 30.0    # turn) would show the far side; MediaPipe reads frontal
+                                   # photos at +3..+15° pitch (astronaut 14.9°)
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """A checked portrait: the image at the working scale and its tracked face."""
+
+    path: Path
+    image: np.ndarray              # BGR, rescaled by work_scale
+    face: object                   # FaceObservation in ``image``
+    sha256: str
+    work_scale: float
+    pose: np.ndarray               # (3,) yaw/pitch/roll degrees
+
+
+def load_portrait(photo: str | Path, crop_size: int = 256,
+                  limits: PortraitLimits = PortraitLimits()) -> Portrait:
+    """Read and check a portrait: it exists and decodes, shows exactly one face, that face is
+    large enough for ``crop_size`` crops and not strongly turned. Raises ``DatasetError`` saying
+    what to change. Cheap (one image tracked), so it runs before any driver clip is read."""
+    from latentcam.facekit.tracker import FaceTracker, TrackerOptions, TrackingMode
+
+    path = Path(photo)
+    if not path.is_file():
+        raise DatasetError(f"photo not found: {path}. Check the path.")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError(f"cannot read photo {path}: not an image OpenCV can decode "
+                           "(use a JPEG or PNG).")
+    with FaceTracker(TrackerOptions(mode=TrackingMode.IMAGE, max_faces=limits.max_faces_seen)) as tracker:
+        faces = tracker.faces(image)
+        if not faces:
+            raise DatasetError(f"no face found in photo {path}. Use a frontal, well-lit "
+                               "portrait where the face is clearly visible.")
+        face = faces[0]
+        width = face.bbox[2] - face.bbox[0]
+        rivals = [f for f in faces if f is not face and f.bbox[2] - f.bbox[0] >= width * limits.rival_face_ratio]
+        if rivals:
+            raise DatasetError(f"the photo {path} shows {len(rivals) + 1} faces; a one-photo target "
+                               "needs exactly one. Crop the photo to the one person.")
+        yaw, pitch, _ = head_pose(face.head_transform)
+        if abs(yaw) > limits.max_yaw_deg or abs(pitch) > limits.max_pitch_deg:
+            raise DatasetError(
+                f"the face in {path} is turned too far (yaw {yaw:+.0f}°, pitch {pitch:+.0f}°; at most "
+                f"±{limits.max_yaw_deg:.0f}° and ±{limits.max_pitch_deg:.0f}°). Use a photo where "
+                "the person looks into the camera.")
+        # Work at the crop's scale: the warp and the mouth are then drawn at the resolution the
+        # crops will have (a small face is enlarged once, a large photo reduced).
+        m = alignment_matrix(face.landmarks_px, crop_size)
+        scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        if scale > limits.max_upscale:
+            need = int(np.ceil(width * scale / limits.max_upscale))
+            raise DatasetError(
+                f"the face in {path} is too small ({width:.0f} px wide; at least {need} px is needed "
+                f"for {crop_size}² crops, twice that for sharp ones). Use a larger or closer photo.")
+        scale = max(scale, 0.25)
+        if abs(scale - 1.0) > 0.05:
+            interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interp)
+            face = tracker.track(image).face
+            if face is None:
+                raise DatasetError(f"the face in {path} is lost after rescaling; use a "
+                                   "larger, sharper portrait.")
+        else:
+            scale = 1.0
+    return Portrait(path, image, face, file_sha256(path), scale,
+                    np.asarray(head_pose(face.head_transform), np.float32))
 
 
 @dataclass(frozen=True)
@@ -348,40 +423,17 @@ class PhotoSource:
     fps = 30.0
     background_frame = 0     # frame 0 is the portrait itself: the background plate
 
-    def __init__(self, photo: str | Path, drivers: Sequence[str | Path],
+    def __init__(self, photo: "str | Path | Portrait", drivers: Sequence[str | Path],
                  options: PhotoOptions = PhotoOptions()):
-        from latentcam.facekit.tracker import FaceTracker, TrackerOptions, TrackingMode
-
-        self.path = Path(photo)
+        """``photo``: a path (checked by ``load_portrait``) or a ``Portrait`` checked already."""
         self.options = options
         if options.frames < 1:
             raise DatasetError(f"--frames must be >= 1, got {options.frames}")
-        if not self.path.is_file():
-            raise DatasetError(f"photo not found: {self.path}. Check the path.")
-        image = cv2.imread(str(self.path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DatasetError(f"cannot read photo {self.path}: not an image OpenCV can decode "
-                               "(use a JPEG or PNG).")
-        self.sha256 = file_sha256(self.path)
-        with FaceTracker(TrackerOptions(mode=TrackingMode.IMAGE)) as tracker:
-            face = tracker.track(image).face
-            if face is None:
-                raise DatasetError(f"no face found in photo {self.path}. Use a frontal, well-lit "
-                                   "portrait where the face is clearly visible.")
-            # Work at the crop's scale: the warp and the mouth are then drawn at the resolution
-            # the crops will have (a small face is enlarged once, a large photo reduced).
-            m = alignment_matrix(face.landmarks_px, options.crop_size)
-            self.work_scale = float(np.clip(np.sqrt(abs(np.linalg.det(m[:, :2]))), 0.25, 4.0))
-            if abs(self.work_scale - 1.0) > 0.05:
-                interp = cv2.INTER_CUBIC if self.work_scale > 1 else cv2.INTER_AREA
-                image = cv2.resize(image, None, fx=self.work_scale, fy=self.work_scale,
-                                   interpolation=interp)
-                face = tracker.track(image).face
-                if face is None:
-                    raise DatasetError(f"the face in {self.path} is lost after rescaling; use a "
-                                       "larger, sharper portrait.")
-            else:
-                self.work_scale = 1.0
+        portrait = photo if isinstance(photo, Portrait) else load_portrait(photo, options.crop_size)
+        self.path = portrait.path
+        self.sha256 = portrait.sha256
+        self.work_scale = portrait.work_scale
+        image, face = portrait.image, portrait.face
         self.photo_pose = head_pose(face.head_transform)
         self.rig = PhotoRig(image, face.landmarks_px)
         self.drivers = [track_driver(Path(d), options.max_driver_frames) for d in drivers]

@@ -36,9 +36,8 @@ def build_app() -> typer.Typer:
     from latentcam.engines import commands as engine_commands
     from latentcam.facekit import commands as facekit_commands
     from latentcam import doctor as doctor_commands
-    from latentcam import eval_command
+    from latentcam import eval_command, prepare_command
     from latentcam.latent import commands as latent_commands
-    from latentcam.latent import dataset_commands
     from latentcam.provenance import commands as provenance_commands
     from latentcam.realtime import commands as realtime_commands
 
@@ -57,7 +56,7 @@ def build_app() -> typer.Typer:
             typer.echo(f"latentcam {__version__}")
             raise typer.Exit()
 
-    for module in (facekit_commands, doctor_commands, dataset_commands, latent_commands, eval_command,
+    for module in (facekit_commands, doctor_commands, prepare_command, latent_commands, eval_command,
                    engine_commands, calibration_commands, realtime_commands, provenance_commands):
         module.register(app)
     return app

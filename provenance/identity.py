@@ -162,9 +162,9 @@ def is_local_certificate(cert: x509.Certificate) -> bool:
 
 
 def default_identity_dir() -> Path:
-    import platformdirs
+    from latentcam.facekit.user_dirs import user_config_dir
 
-    return platformdirs.user_config_path("latentcam", appauthor=False) / "signing"
+    return user_config_dir() / "signing"
 
 
 def load_identity(cert_path: Path | str, key_path: Path | str) -> SigningIdentity:

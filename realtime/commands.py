@@ -14,9 +14,7 @@ from typing import Optional
 
 import typer
 
-from latentcam.facekit.errors import LatentcamError, options_checked
-
-FETCH_CLIPS_HINT = "fetch the sample clips with `python scripts/fetch_test_data.py` (from the repository root)"
+from latentcam.facekit.errors import options_checked
 
 
 def _err(message: str) -> None:
@@ -240,10 +238,10 @@ def register(app: typer.Typer) -> None:
         signed (Content Credentials), + latency summary."""
         from .config import LiveConfig, apply_overrides
 
-        clip = clip or _sample_clip()
-        if clip is None or not Path(clip).is_file():
-            raise LatentcamError(f"the sample clip is missing ({clip or '.cache/testdata/single_face.mp4'})",
-                                 hint=FETCH_CLIPS_HINT + ", or pass --clip YOUR_VIDEO.mp4")
+        if clip is None:
+            from latentcam.facekit.samples import DEMO_CLIP, require_samples
+
+            clip = require_samples([DEMO_CLIP], "the demo", "pass --clip YOUR_VIDEO.mp4")[0]
         cfg = apply_overrides(LiveConfig(), {
             "source.clip": str(clip), "source.paced": True, "engine.name": engine,
             "engine.ort_provider": ort_provider,
@@ -279,9 +277,11 @@ def register(app: typer.Typer) -> None:
         from .bench import BenchOptions, run_bench
         from .config import parse_size
 
-        clip = clip or _bench_clip()
-        if clip is None or not Path(clip).is_file():
-            raise LatentcamError("no benchmark clip", hint=FETCH_CLIPS_HINT + ", or pass --clip VIDEO")
+        if clip is None:
+            from latentcam.facekit.samples import BENCH_CLIPS, find_sample, require_samples
+
+            found = [p for p in map(find_sample, BENCH_CLIPS) if p is not None]
+            clip = found[0] if found else require_samples(BENCH_CLIPS[:1], "the bench", "pass --clip VIDEO")[0]
         with options_checked():
             opts = BenchOptions(
                 clip=Path(clip), out_dir=out, target=str(target) if target else None,
@@ -299,26 +299,3 @@ def register(app: typer.Typer) -> None:
 def _cfg_dict(cfg) -> dict:
     from .config import config_to_dict
     return config_to_dict(cfg)
-
-
-def _repo_candidates() -> list[Path]:
-    import latentcam
-
-    return [Path.cwd(), Path(latentcam.__file__).resolve().parent.parent]
-
-
-def _sample_clip() -> Path | None:
-    for root in _repo_candidates():
-        path = root / ".cache" / "testdata" / "single_face.mp4"
-        if path.is_file():
-            return path
-    return None
-
-
-def _bench_clip() -> Path | None:
-    for root in _repo_candidates():
-        for name in ("WolfgangLanger_Pexels.mp4", "single_face.mp4"):
-            path = root / ".cache" / "testdata" / name
-            if path.is_file():
-                return path
-    return None

@@ -42,9 +42,9 @@ DEFAULT_MODE = Schedule.SERIAL
 
 
 def mode_choice_path() -> Path:
-    import platformdirs
+    from latentcam.facekit.user_dirs import user_cache_dir
 
-    return Path(platformdirs.user_cache_dir("latentcam")) / "pipeline_mode.json"
+    return user_cache_dir() / "pipeline_mode.json"
 
 
 def resolve_mode(mode: str) -> Schedule:

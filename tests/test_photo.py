@@ -146,6 +146,7 @@ def test_cli_photo(tmp_path, testdata):
         "prepare", "--photo", str(testdata / "astronaut.png"), "--out", str(out),
         "--drivers", str(testdata / "single_face.mp4"), "--frames", "3", "--size", "64"])
     assert res.exit_code == 0, res.output
+    assert f"drivers: your clips {testdata / 'single_face.mp4'}" in res.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["synthetic"] is True and manifest["frames"] >= 2
     assert "Coverage of" in res.output
@@ -199,3 +200,130 @@ def test_closed_eye_gets_a_lid_not_a_smear(photo_source):
         after = skin[eye > 0]
         assert (before < 90).mean() > 0.3, "the portrait's open eye shows its dark iris"
         assert (after < 90).mean() < 0.2, "the closed eye must show lid skin (and its lash line)"
+
+
+def _frame(clip: Path, index: int) -> np.ndarray:
+    cap = cv2.VideoCapture(str(clip))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    return frame
+
+
+def test_photo_problems_are_named(tmp_path, testdata):
+    from latentcam.latent.photo import PortraitLimits, load_portrait
+
+    with pytest.raises(DatasetError, match="shows 2 faces; a one-photo target needs exactly one"):
+        load_portrait(testdata / "multi_face.jpg")
+    small = tmp_path / "small.png"                  # the astronaut's face 36 px wide
+    cv2.imwrite(str(small), cv2.resize(cv2.imread(str(testdata / "astronaut.png")), None, fx=0.4,
+                                       fy=0.4, interpolation=cv2.INTER_AREA))
+    with pytest.raises(DatasetError, match=r"too small \(36 px wide; at least 42 px is needed for 256² crops"):
+        load_portrait(small)
+    assert load_portrait(small, crop_size=128).work_scale > 1      # enough for smaller crops
+    turned = tmp_path / "turned.png"                # Wolfgang clip frame 156: yaw -17°, pitch -8°
+    cv2.imwrite(str(turned), _frame(testdata / "WolfgangLanger_Pexels.mp4", 156))
+    assert abs(load_portrait(turned).pose[0] + 16.7) < 1.0          # within the default ±25°
+    with pytest.raises(DatasetError, match=r"turned too far \(yaw -17°"):
+        load_portrait(turned, limits=PortraitLimits(max_yaw_deg=10.0))
+    ok = load_portrait(testdata / "single_face.jpg")
+    assert ok.work_scale == pytest.approx(0.93, abs=0.02)
+
+
+def test_photo_is_checked_before_any_driver_is_read_or_recorded(tmp_path, testdata, monkeypatch):
+    from latentcam import prepare_command
+    from latentcam.cli import build_app
+
+    recorded = []
+    monkeypatch.setattr(prepare_command, "record_camera_driver", lambda *a, **k: recorded.append(a))
+    for drivers in (["--drivers", str(tmp_path / "missing.mp4")], ["--drivers-camera"], []):
+        res = CliRunner().invoke(build_app(), ["prepare", "--photo", str(testdata / "multi_face.jpg"),
+                                               "--out", str(tmp_path / "d"), *drivers])
+        assert res.exit_code == 2 and "shows 2 faces" in res.output, res.output
+        assert "drivers:" not in res.output
+    assert recorded == [] and not (tmp_path / "d").exists()
+    monkeypatch.undo()
+    res = CliRunner().invoke(build_app(), ["prepare", "--photo", str(testdata / "astronaut.png"),
+                                           "--out", str(tmp_path / "d"), "--drivers",
+                                           str(tmp_path / "missing.mp4"), "--drivers-camera"])
+    assert res.exit_code == 2 and "not both" in res.output
+    res = CliRunner().invoke(build_app(), ["prepare", "--photo", str(testdata / "astronaut.png"),
+                                           "--out", str(tmp_path / "d"), "--drivers-camera",
+                                           "--camera", "7"])          # no camera 7 on a test machine
+    assert res.exit_code == 2 and "cannot open camera 7" in res.output
+    assert "pass recorded clips with --drivers CLIP" in res.output and "--source" not in res.output
+    assert not (tmp_path / "d").exists() and not (tmp_path / "d-driver.mp4").exists()
+
+
+def test_without_drivers_the_sample_clips_are_used_and_named(tmp_path, testdata, monkeypatch, capsys):
+    from latentcam import prepare_command
+    from latentcam.facekit import samples
+
+    monkeypatch.delenv(samples.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))     # no user samples: the checkout's
+    clips = prepare_command._photo_drivers(None, False, 0, tmp_path / "d")
+    assert clips == [testdata / "single_face.mp4", testdata / "WolfgangLanger_Pexels.mp4"]
+    assert (f"drivers: the sample clips single_face.mp4, WolfgangLanger_Pexels.mp4 from {testdata}"
+            in capsys.readouterr().out)
+    monkeypatch.setattr(samples, "_source_tree_testdata", lambda: None)   # as from a wheel
+    with pytest.raises(samples.SamplesError) as err:
+        prepare_command._photo_drivers(None, False, 0, tmp_path / "d")
+    assert "`latentcam samples`" in err.value.hint and "--drivers-camera" in err.value.hint
+
+
+def test_drivers_recorded_from_the_camera_with_the_guided_prompts(tmp_path, single_face_clip,
+                                                                   monkeypatch, testdata):
+    """--drivers-camera end to end except the device: the real CameraSource over the FakeCamera
+    replaying a real clip, a shortened guided recording, then the photo synthesis from it."""
+    from latentcam import prepare_command
+    from latentcam.calibration import GUIDED_STEPS
+    from latentcam.calibration.driver_recording import DriverRecordingOptions
+    from latentcam.cli import build_app
+    from latentcam.facekit.sources import CameraSource
+    from latentcam.latent.photo import track_driver
+    from support.camera import FakeCamera
+
+    short = DriverRecordingOptions(lead_in_seconds=0.1, neutral_seconds=0.3, step_seconds=0.15,
+                                   relax_seconds=0.05, turn_seconds=0.1, free_seconds=0.1)
+    fake = FakeCamera.from_clip(single_face_clip, fps=30.0)
+    opened = []
+
+    def open_camera(index):
+        opened.append(index)
+        return CameraSource(index, opener=lambda i, o: fake)
+
+    real = prepare_command.record_camera_driver
+    monkeypatch.setattr(prepare_command, "record_camera_driver",
+                        lambda camera, path: real(camera, path, short, open_camera))
+    out = tmp_path / "me"
+    res = CliRunner().invoke(build_app(), ["prepare", "--photo", str(testdata / "astronaut.png"),
+                                           "--out", str(out), "--drivers-camera", "--camera", "3",
+                                           "--frames", "3", "--size", "64"])
+    assert res.exit_code == 0, res.output
+    clip = tmp_path / "me-driver.mp4"
+    assert opened == [3]
+    assert f"drivers: recorded from camera 3 ({clip}; reuse it with --drivers {clip})" in res.output
+    for step in GUIDED_STEPS:                                   # the calibrate --guided prompts
+        assert step.instruction in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["me", "me-driver.mp4"]   # no temp file
+    driver = track_driver(clip)
+    assert len(driver.frame_index) >= 20                        # ~1.8 s at 30 fps, faces found
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["frames"] >= 2
+
+
+def test_a_camera_that_stops_mid_recording_leaves_no_clip(tmp_path, single_face_clip):
+    from latentcam.calibration.driver_recording import DriverRecordingOptions, record_driver_clip
+    from latentcam.calibration.session import CalibrationError
+    from latentcam.facekit.sources import CameraSource
+    from support.camera import FakeCamera
+
+    fake = FakeCamera.from_clip(single_face_clip, fps=30.0, limit=10)   # stops after 10 frames
+    options = DriverRecordingOptions(lead_in_seconds=0.0, neutral_seconds=5.0, read_timeout_s=0.5)
+    said = []
+    with CameraSource(0, opener=lambda i, o: fake) as source:
+        with pytest.raises(CalibrationError, match="delivered no frame for 0.5 s"):
+            record_driver_clip(source, tmp_path / "me.mp4", options, say=said.append)
+    assert list(tmp_path.iterdir()) == []
+    assert said[1].startswith("[1/15] Look at the camera with a relaxed face")

@@ -97,4 +97,4 @@ def test_live_errors_say_what_to_do(tmp_path, target_dir, single_face_clip):
     assert "v4l2loopback" in r.stderr or "OBS" in r.stderr
     r = subprocess.run(CLI + ["demo", "--clip", str(tmp_path / "none.mp4")], capture_output=True,
                        text=True, timeout=120)
-    assert r.returncode == 1 and "fetch_test_data.py" in r.stderr
+    assert r.returncode == 2 and "none.mp4" in r.stderr and "Traceback" not in r.stderr
