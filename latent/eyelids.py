@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from latentcam.facekit.landmarks import LEFT_EYE, RIGHT_EYE
+from latentcam.facekit.landmarks import (LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_LID_PAIRS, RIGHT_EYE_INNER,
+                                         RIGHT_EYE_OUTER, RIGHT_LID_PAIRS)
 
 SUPERSAMPLE = 4
 CLOSURE_START, CLOSURE_FULL = 0.2, 0.6   # lid painting fades in over this closure range
@@ -30,15 +31,13 @@ MIRROR = 0.5             # the skin above the old lid line is reflected down, co
 DEFAULT_LASH_BGR = (40, 45, 55)
 
 
-def _arcs(loop: tuple[int, ...]) -> tuple[list[int], list[int]]:
-    """(upper, lower) arcs of an eye loop, each from the loop's first corner to the other."""
-    n = len(loop) // 2
-    upper = [loop[0], *loop[n + 1:][::-1], loop[n]]
-    lower = list(loop[:n + 1])
-    return upper, lower
+def _arcs(outer: int, inner: int, pairs) -> tuple[list[int], list[int]]:
+    """(upper, lower) lid lines of an eye, each from its outer corner to its inner one."""
+    return [outer, *(u for u, _ in pairs), inner], [outer, *(low for _, low in pairs), inner]
 
 
-_EYES = (_arcs(RIGHT_EYE), _arcs(LEFT_EYE))
+_EYES = (_arcs(RIGHT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_LID_PAIRS),
+         _arcs(LEFT_EYE_OUTER, LEFT_EYE_INNER, LEFT_LID_PAIRS))
 
 
 @dataclass(frozen=True)
