@@ -19,10 +19,30 @@ def report_error(exc: LatentcamError) -> int:
     return exc.exit_code
 
 
+#: Options whose value may be left out, and the value they then take (typer has no optional
+#: values): ``live --delay-audio`` is ``live --delay-audio @DEFAULT_SOURCE@`` (PulseAudio's name
+#: for the default microphone).
+OPTIONAL_VALUES = {"--delay-audio": "@DEFAULT_SOURCE@"}
+
+
+def with_optional_values(args: list[str]) -> list[str]:
+    """Give each option of ``OPTIONAL_VALUES`` that stands last or before another option its
+    default value."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg in OPTIONAL_VALUES and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append(OPTIONAL_VALUES[arg])
+    return out
+
+
 class _Commands(TyperGroup):
     """Every command runs inside this one handler: a ``LatentcamError`` becomes ``error: …``
     (+ ``hint: …``) on stderr and its ``exit_code`` (2 bad input, 1 what the machine lacks);
     any other exception is a bug and keeps its traceback."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, with_optional_values(list(args)))
 
     def invoke(self, ctx):
         try:

@@ -104,6 +104,26 @@ def check_cameras() -> list[Check]:
     return checks
 
 
+def check_sound_server() -> Check:
+    """What ``live --delay-audio`` (lip sync, Linux) needs: pactl, parec and pacat, and a
+    PulseAudio or PipeWire server that answers. Optional: absent is not a problem."""
+    name = "sound server (--delay-audio)"
+    if not sys.platform.startswith("linux"):
+        return Check(name, None, "lip sync by a delayed microphone is Linux only",
+                     "set the call app's audio delay, or OBS's Sync Offset, to the status line's latency")
+    from latentcam.realtime import pulse
+
+    missing = pulse.missing_tools()
+    if missing:
+        return Check(name, None, f"{', '.join(missing)} not installed", pulse.INSTALL_FIX)
+    try:
+        server = pulse.check_server()
+        source = pulse.server_info().get("Default Source", "none")
+    except pulse.SoundServerError as exc:
+        return Check(name, None, f"no server answers: {exc}", pulse.START_FIX)
+    return Check(name, True, f"{server}; default microphone {source}")
+
+
 def check_gpu() -> list[Check]:
     checks = []
     try:
@@ -155,13 +175,14 @@ def run_checks() -> list[Check]:
     checks += check_packages()
     checks.append(check_face_model())
     checks += check_cameras()
+    checks.append(check_sound_server())
     checks += check_gpu()
     checks += check_engines()
     return checks
 
 
 def doctor() -> None:
-    """Check OS, Python, packages, the face model, cameras, virtual camera, GPU and engines."""
+    """Check OS, Python, packages, the face model, cameras, virtual camera, sound server, GPU and engines."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table

@@ -175,6 +175,10 @@ def register(app: typer.Typer) -> None:
         save_config_to: Optional[Path] = typer.Option(None, "--save-config", help="Write the final settings (incl. live changes) here on exit."),
         stats: Optional[Path] = typer.Option(None, "--stats", help="Write telemetry JSON here on exit."),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many frames."),
+        delay_audio: Optional[str] = typer.Option(
+            None, "--delay-audio", metavar="[MIC]",
+            help="Lip sync (Linux): create the microphone \"latentcam mic\", which plays MIC (default: "
+                 "the default microphone) delayed by the live end-to-end latency; pick it in the call app."),
     ):
         """Reenact the target from your camera into a virtual camera, preview and/or recording."""
         from .config import save_config
@@ -197,6 +201,7 @@ def register(app: typer.Typer) -> None:
             "retarget.invert_pitch": True if invert_pitch else None,
             "retarget.invert_roll": True if invert_roll else None,
             **_provenance_overrides(no_watermark, sign_cert, sign_key, require_signed),
+            "audio.delay": True if delay_audio is not None else None, "audio.mic": delay_audio,
         }
         cfg = _build_config(config, overrides)      # ConfigError → latentcam.cli (exit 2)
         if not (cfg.output.virtual_cam or cfg.output.preview or cfg.output.record):

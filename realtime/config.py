@@ -18,6 +18,7 @@ from typing import Any
 from latentcam.facekit.errors import InputError
 from latentcam.latent.onnx_session import PROVIDER_KEYS
 
+from .audio_delay import AudioOptions
 from .composite import CompositeOptions
 from .label import LabelOptions
 from .marking import SigningSettings, WatermarkSettings
@@ -158,6 +159,7 @@ class LiveConfig:
     label: LabelOptions = field(default_factory=LabelOptions)
     watermark: WatermarkSettings = field(default_factory=WatermarkSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
+    audio: AudioOptions = field(default_factory=AudioOptions)
 
     def validate(self) -> "LiveConfig":
         for f in fields(self):

@@ -19,6 +19,7 @@ import cv2
 
 from latentcam.calibration import RetargetedFace
 
+from .audio_delay import AudioDelay, LatencyFollower
 from .composite import Compositor
 from .config import LiveConfig
 from .label import SyntheticLabel
@@ -226,16 +227,20 @@ def run_live(config: LiveConfig, *, source=None, extra_outputs: list[SinkBinding
             controls = controls_from(config)
             outputs = open_outputs(config, stack, list(extra_outputs), record_view, controls)
             recording = next((b.sink for b in outputs if isinstance(b.sink, VideoFileSink)), None)
+            telemetry = Telemetry(target_fps=config.output.fps)
+            audio = open_audio_delay(config, stack, telemetry, on_event)
             built = build_stages(config, stack, target=target, on_event=on_event)
             if on_event is not None:
                 on_event(_target_line(built.target, config))
+            if audio is not None:
+                on_frame = _both(on_frame, LatencyFollower(audio, telemetry, config.output.fps))
             pipeline = LivePipeline(source, built.stages, outputs,
                                     pipeline_options(config, mode, max_frames=max_frames),
-                                    controls=controls, on_status=on_status, on_event=on_event,
-                                    on_frame=on_frame, on_save=on_save)
+                                    controls=controls, telemetry=telemetry, on_status=on_status,
+                                    on_event=on_event, on_frame=on_frame, on_save=on_save)
             if on_pipeline is not None:
                 on_pipeline(pipeline)
-            telemetry = pipeline.run()
+            pipeline.run()
     finally:
         # The stack has closed the recording (moov atom written): sign it, even after an error.
         if recording is not None and recording.frames_written and built is not None:
@@ -244,6 +249,40 @@ def run_live(config: LiveConfig, *, source=None, extra_outputs: list[SinkBinding
             if on_signed is not None:
                 on_signed(result)
     return telemetry, controls, pipeline
+
+
+def open_audio_delay(config: LiveConfig, stack: ExitStack, telemetry: Telemetry,
+                     on_event: Callable[[str], None] | None = None) -> AudioDelay | None:
+    """The ``--delay-audio`` virtual microphone (closed, and removed from the sound server, by
+    ``stack``; its summary lands in ``telemetry.audio``), or None when not asked for."""
+    if not config.audio.delay:
+        return None
+    audio = AudioDelay(config.audio)
+
+    def closed() -> None:
+        audio.close()
+        telemetry.audio = audio.summary()
+        error = telemetry.audio.get("relay_error")
+        if error and on_event is not None:
+            on_event(f"warning: the delayed microphone stopped: {error}")
+
+    stack.enter_context(audio)
+    stack.callback(closed)
+    if on_event is not None:
+        on_event(audio.ready_message())
+    return audio
+
+
+def _both(first, second):
+    """Two ``on_frame`` hooks as one (``first`` may be None)."""
+    if first is None:
+        return second
+
+    def both(output, work):
+        first(output, work)
+        second(output, work)
+
+    return both
 
 
 def _target_line(target: LiveTarget, config: LiveConfig) -> str:
@@ -255,6 +294,6 @@ def _target_line(target: LiveTarget, config: LiveConfig) -> str:
             f"bundle id {target.bundle.watermark_id:08x}")
 
 
-__all__ = ["DEFAULT_MODE", "run_live", "build_stages", "open_live_source", "open_outputs",
+__all__ = ["DEFAULT_MODE", "run_live", "build_stages", "open_audio_delay", "open_live_source", "open_outputs",
            "resolve_mode", "configure_threads", "config_with_controls", "pipeline_options",
            "retarget_options"]

@@ -97,6 +97,8 @@ class Telemetry:
         self._end_wall: float | None = None
         self._end_cpu: float | None = None
         self._process = None
+        #: The lip-sync delay's summary (``AudioDelay.summary()``) when ``--delay-audio`` ran.
+        self.audio: dict | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -203,6 +205,7 @@ class Telemetry:
             "wall_s": wall,
             "cpu_percent": cpu_pct,                      # 100 = one core fully busy
             "cpu_cores": os.cpu_count(),
+            **({"audio": self.audio} if self.audio is not None else {}),
         }
 
     def write_json(self, path: Path | str, extra: dict | None = None) -> dict:
