@@ -67,7 +67,7 @@ def test_the_relay_delays_the_microphone_by_the_requested_time_and_follows_a_cha
         recorder = on_server.record("feed.monitor", 2).started()
         player = on_server.play("feed", bursts(5.6, 0.4))
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 2.6:
+        while time.monotonic() - t0 < 2.0:
             time.sleep(0.05)
         relay.set_delay_ms(95.0)
         player.wait(timeout=15)
@@ -78,16 +78,16 @@ def test_the_relay_delays_the_microphone_by_the_requested_time_and_follows_a_cha
     times = np.array([t for t, _ in lags])
     lag = np.array([v for _, v in lags])
     assert len(lags) >= 12, lags
-    steady = lag[(times > 1.0) & (times < 2.6)]
-    after = lag[times > 5.0]
-    assert steady.size >= 3 and after.size >= 1, lags
+    steady = lag[(times > 0.9) & (times < 2.0)]
+    after = lag[times > 4.0]                                  # 25 ms at ≤ 2 %: 1.3 s, then settled
+    assert steady.size >= 3 and after.size >= 3, lags
     # Within a few ms of what was asked (the estimate includes the path's measured base delay).
     assert abs(np.median(steady) - 120.0) < 3.0, lags
     assert abs(np.median(after) - 95.0) < 3.0, lags
-    # It moved there smoothly: no step between bursts 0.4 s apart larger than 2 % of 0.4 s + noise.
-    moving = lag[(times > 2.4) & (times < 5.2)]
-    assert np.all(np.abs(np.diff(moving)) < 9.5), lags
-    assert np.all(np.diff(moving) < 1.0), lags               # only ever down, towards 95 ms
+    # It moved there smoothly: no step between chirps 0.4 s apart larger than 2 % of 0.4 s
+    # (8 ms) + noise, and downwards.
+    moving = np.diff(lag[(times > 1.8) & (times < 4.4)])
+    assert np.all(np.abs(moving) < 9.5) and np.median(moving) < -2.0, lags
 
 
 @needs_server
