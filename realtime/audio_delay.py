@@ -74,7 +74,8 @@ class RelayOptions:
     rate: int = 48000          # samples per second (mono s16le through parec/pacat)
     block_ms: float = 10.0     # read size; also parec's --latency-msec
     out_latency_ms: float = 10.0   # pacat's --latency-msec (its buffer before the sink)
-    base_ms: float = 20.0      # the path's delay besides the pipe: 19-21 ms measured with these
+    out_channel: str = "mono"  # the channel played (a stereo sink's "front-right": measurements)
+    base_ms: float = 20.0      # the path's delay besides the pipes: 18-20 ms measured with these
                                # buffer sizes on PulseAudio 16.1 (benchmarks/realtime/audio_delay.md)
     min_fill_ms: float = 20.0  # never let the pipe hold less (pacat must not run dry)
     max_rate: float = 0.02     # the fastest the delay moves: 2 % = 20 ms per second of audio
@@ -199,7 +200,7 @@ class AudioRelay:
              "--stream-name=latentcam delay (microphone in)"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         self._play = subprocess.Popen(
-            ["pacat", "--playback", f"--device={self.sink}", *fmt,
+            ["pacat", "--playback", f"--device={self.sink}", *fmt, f"--channel-map={o.out_channel}",
              f"--latency-msec={o.out_latency_ms:g}", "--stream-name=latentcam delay (out)"],
             stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         import fcntl                    # Linux only: imported where used

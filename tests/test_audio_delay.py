@@ -61,7 +61,7 @@ def _wait(predicate, timeout: float, step: float = 0.05) -> bool:
 def test_the_relay_delays_the_microphone_by_the_requested_time_and_follows_a_change(on_server):
     # The relay plays into the right channel of the same sink whose left channel is the
     # microphone: one recording, one clock, so each burst's left→right lag is the delay.
-    with AudioRelay("fakemic", "feed_right", RelayOptions()) as relay:
+    with AudioRelay("fakemic", "feed", RelayOptions(out_channel="front-right")) as relay:
         relay.set_delay_ms(120.0)
         assert _wait(lambda: relay.blocks >= 20, 5)
         recorder = on_server.record("feed.monitor", 2).started()

@@ -9,9 +9,11 @@ sink) and plays into the right channel of the same sink, so one recording holds 
 and each chirp's left→right lag (cross-correlation, sub-sample peak) is the delay a call app
 would hear, with no start-up timing of player or recorder in it.
 
-* **steady**: for each requested delay, chirps every 0.4 s for 3 s after 1.2 s of settling:
-  measured lag − requested (mean, sd, largest), and ``base``: the lag minus what the relay sees
-  in its pipes (the constant ``RelayOptions.base_ms`` must match it).
+* **steady**: for each requested delay, chirps every 0.4 s for 4 s after 2 s of settling:
+  measured lag − requested (mean, sd, largest) from the second second on, and ``base``: the lag
+  minus what the relay sees in its pipes (the constant ``RelayOptions.base_ms`` must match it).
+  In the first second the player's own stream joins the sink, which changes the sink's buffer
+  size, so the path's delay moves by a few ms and the relay settles again: reported apart.
 * **steps**: the request changed while chirps play; how long until the lag is within 2 ms of
   the new request, and the largest change between chirps 0.4 s apart (smoothness).
 
@@ -49,9 +51,16 @@ def _run(server: SoundServer, first_ms: float, then_ms: float | None, settle_s: 
          seconds: float, change_at_s: float | None = None):
     """Chirps for ``seconds`` through a relay asked for ``first_ms`` (then ``then_ms`` at
     ``change_at_s``): [(time s, lag ms, relay's own estimate ms)]."""
-    with AudioRelay("fakemic", "feed_right", RelayOptions()) as relay:
+    import psutil
+
+    with AudioRelay("fakemic", "feed", RelayOptions(out_channel="front-right")) as relay:
         relay.set_delay_ms(first_ms)
+        clients = [psutil.Process(relay._rec.pid), psutil.Process(relay._play.pid)]
+        me = psutil.Process()
         time.sleep(settle_s)
+        cpu0 = sum(sum(c.cpu_times()[:2]) for c in clients)
+        thread0 = _thread_cpu(me, relay)
+        w0 = time.monotonic()
         recorder = server.record("feed.monitor", 2).started()
         player = server.play("feed", bursts(seconds, EVERY_S))
         t0 = time.monotonic()
@@ -62,6 +71,9 @@ def _run(server: SoundServer, first_ms: float, then_ms: float | None, settle_s: 
                 relay.set_delay_ms(then_ms)
             estimates.append((now, relay.delay_ms))
             time.sleep(0.02)
+        wall = time.monotonic() - w0
+        cpu = {"clients_percent": 100 * (sum(sum(c.cpu_times()[:2]) for c in clients) - cpu0) / wall,
+               "relay_thread_percent": 100 * (_thread_cpu(me, relay) - thread0) / wall}
         time.sleep(0.2)
         recording = recorder.stop()
         if relay.error:
@@ -71,22 +83,35 @@ def _run(server: SoundServer, first_ms: float, then_ms: float | None, settle_s: 
     for t, lag in lags_ms(recording):
         i = min(int(np.searchsorted(est[:, 0], t)), len(est) - 1)
         out.append((float(t), float(lag), float(est[i, 1])))
-    return out
+    return out, cpu
+
+
+def _thread_cpu(process, relay) -> float:
+    """CPU seconds of the relay's thread (Linux: per-thread times by native id)."""
+    tid = relay._thread.native_id
+    return next((t.user_time + t.system_time for t in process.threads() if t.id == tid), 0.0)
 
 
 def steady(server: SoundServer) -> list[dict]:
     rows = []
     base = RelayOptions().base_ms
     for ms in STEADY:
-        points = _run(server, ms, None, settle_s=1.2, seconds=3.0)
-        lag = np.array([p[1] for p in points])
-        seen = np.array([p[2] for p in points]) - base          # what the relay sees in its pipes
+        points, cpu = _run(server, ms, None, settle_s=2.0, seconds=4.0)
+        t = np.array([p[0] for p in points])
+        every = np.array([p[1] for p in points])
+        late = t >= 1.0                      # after the player's stream joined the sink (see doc)
+        lag = every[late]
+        seen = np.array([p[2] for p in points])[late] - base    # what the relay sees in its pipes
         err = lag - ms
+        first = every[~late] - ms
         rows.append({"requested_ms": ms, "chirps": int(lag.size), "mean_error_ms": float(err.mean()),
                      "sd_ms": float(err.std()), "max_abs_error_ms": float(np.abs(err).max()),
-                     "base_ms": float(np.median(lag - seen)), "lags_ms": [round(v, 2) for v in lag]})
+                     "first_second_max_abs_error_ms": float(np.abs(first).max()) if first.size else None,
+                     "base_ms": float(np.median(lag - seen)), "cpu": cpu,
+                     "lags_ms": [round(v, 2) for v in every]})
         print(f"steady {ms:5.0f} ms: error {err.mean():+.2f} ± {err.std():.2f} ms, "
-              f"max |error| {np.abs(err).max():.2f} ms, base {rows[-1]['base_ms']:.2f} ms", flush=True)
+              f"max |error| {np.abs(err).max():.2f} ms, base {rows[-1]['base_ms']:.2f} ms, CPU relay thread "
+              f"{cpu['relay_thread_percent']:.1f} %, parec+pacat {cpu['clients_percent']:.1f} %", flush=True)
     return rows
 
 
@@ -94,7 +119,7 @@ def steps(server: SoundServer) -> list[dict]:
     rows = []
     for first, then in STEPS:
         change = 1.5
-        points = _run(server, first, then, settle_s=1.2, seconds=6.0, change_at_s=change)
+        points, _ = _run(server, first, then, settle_s=2.0, seconds=6.0, change_at_s=change)
         t = np.array([p[0] for p in points])
         lag = np.array([p[1] for p in points])
         after = t >= change
@@ -120,7 +145,8 @@ def _versions() -> dict:
             return None
 
     return {"python": platform.python_version(), "numpy": np.__version__,
-            "pulseaudio": out(["pulseaudio", "--version"]), "pactl": out(["pactl", "--version"])}
+            "pulseaudio": (out(["pulseaudio", "--version"]) or "").replace("pulseaudio ", ""),
+            "pactl": (out(["pactl", "--version"]) or "").replace("pactl ", "")}
 
 
 def write_markdown(report: dict) -> str:
@@ -130,7 +156,8 @@ def write_markdown(report: dict) -> str:
         "",
         f"- date (UTC): {report['date']}",
         f"- machine: {report['machine']}",
-        f"- load average (1, 5, 15 min) at start / end: {report['load_start']} / {report['load_end']}",
+        f"- load average (1, 5, 15 min) at start / end: {', '.join(map(str, report['load_start']))} / "
+        f"{', '.join(map(str, report['load_end']))} (2 cores shared with other work)",
         f"- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
         f"- relay options: {o['block_ms']:g} ms blocks, pacat buffer {o['out_latency_ms']:g} ms, "
         f"base {o['base_ms']:g} ms, at most {o['max_rate'] * 100:g} % speed change, "
@@ -140,12 +167,13 @@ def write_markdown(report: dict) -> str:
         "",
         "## Steady delay",
         "",
-        "| requested ms | chirps | mean error ms | sd ms | max abs error ms | base ms (lag − pipes) |",
-        "|---|---|---|---|---|---|",
+        "| requested ms | chirps | mean error ms | sd ms | max abs error ms | base ms (lag − pipes) | first second: max abs error ms | CPU % relay thread / parec+pacat |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in report["steady"]:
         lines.append(f"| {r['requested_ms']:g} | {r['chirps']} | {r['mean_error_ms']:+.2f} | {r['sd_ms']:.2f} | "
-                     f"{r['max_abs_error_ms']:.2f} | {r['base_ms']:.2f} |")
+                     f"{r['max_abs_error_ms']:.2f} | {r['base_ms']:.2f} | {r['first_second_max_abs_error_ms']:.2f} | "
+                     f"{r['cpu']['relay_thread_percent']:.1f} / {r['cpu']['clients_percent']:.1f} |")
     lines += ["", "## Following a change of the request", "",
               "| from → to ms | within 2 ms after s | largest change between chirps 0.4 s apart ms | final error ms |",
               "|---|---|---|---|"]
@@ -153,7 +181,9 @@ def write_markdown(report: dict) -> str:
         settled = "–" if r["settled_within_2ms_after_s"] is None else f"{r['settled_within_2ms_after_s']:.1f}"
         lines.append(f"| {r['from_ms']:g} → {r['to_ms']:g} | {settled} | "
                      f"{r['largest_change_between_chirps_ms']:.1f} | {r['final_error_ms']:+.2f} |")
-    lines += ["", "Error = measured lag − requested delay. The smallest delay the relay makes is "
+    lines += ["", "Error = measured lag − requested delay, over chirps from 1 s after the player started "
+              "(in the first second another stream joins the sink and the path's own delay moves by a "
+              "few ms: last column). The smallest delay the relay makes is "
               f"{o['base_ms'] + o['min_fill_ms']:g} ms (base + the pipe's minimum fill); a request "
               "below it gets that. Increases of more than the jump threshold are made at once "
               "with silence (the 100 → 200 ms step), smaller changes by resampling at most "

@@ -5,11 +5,13 @@ The server's configuration (``-n -F``: nothing from the system's default.pa) loa
 
 * ``feed``: a stereo null sink the test plays into (its monitor runs on the null sink's timer,
   as a sound card would);
-* ``fakemic``: a mono remap source of ``feed``'s left channel — the microphone;
-* ``feed_right``: a mono remap sink onto ``feed``'s right channel — where a relay under test
-  can play, so that one recording of ``feed.monitor`` holds the microphone (left) and the
-  delayed copy (right) on one clock: their lag is the delay, sample-exact, whatever the
-  start-up timing of the player and the recorder.
+* ``fakemic``: a mono remap source of ``feed``'s left channel — the microphone (the default source).
+
+A relay under test plays its mono stream into ``feed`` with the channel map ``front-right``
+(``RelayOptions.out_channel``), so one recording of ``feed.monitor`` holds the microphone (left)
+and the delayed copy (right) on one clock: their lag is the delay, sample-exact, whatever the
+start-up timing of the player and the recorder, through the same kind of path (pacat into a
+null sink, read from its monitor) as "latentcam mic".
 
 ``SoundServer.env`` is the environment (``PULSE_SERVER``, ``PULSE_RUNTIME_PATH``, ``HOME``)
 every client of it, including a ``latentcam`` subprocess, needs. As root, pulseaudio warns that
@@ -33,7 +35,6 @@ CONFIG = """\
 load-module module-native-protocol-unix auth-anonymous=1 socket={socket}
 load-module module-null-sink sink_name=feed rate={rate} channels=2 channel_map=front-left,front-right
 load-module module-remap-source source_name=fakemic master=feed.monitor channels=1 master_channel_map=front-left channel_map=mono
-load-module module-remap-sink sink_name=feed_right master=feed channels=1 master_channel_map=front-right channel_map=mono
 set-default-source fakemic
 set-default-sink feed
 """
