@@ -347,7 +347,7 @@ class AudioDelay:
         self.server: str | None = None
         self.device: pulse.VirtualMic | None = None
         self.relay: AudioRelay | None = None
-        self._latency: list[float] = []
+        self.latency_updates = 0
 
     def open(self) -> "AudioDelay":
         if not sys.platform.startswith("linux"):
@@ -371,15 +371,29 @@ class AudioDelay:
         try:
             self.device = pulse.VirtualMic(self.relay_options.rate).open()
             self.relay = AudioRelay(mic, pulse.MIC_SINK, self.relay_options).open()
+            self._check_flow()
         except BaseException:
             self.close()
             raise
         return self
 
+    def _check_flow(self, timeout_s: float = 3.0) -> None:
+        """The first blocks pass, or the reason they cannot (a microphone that vanished, a
+        client that refused its options) is an error now, not a silent device later."""
+        relay = self.relay
+        deadline = time.monotonic() + timeout_s
+        while relay.blocks == 0 and relay.alive and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if relay.error or not relay.alive:
+            raise pulse.SoundServerError(
+                f"the microphone {self.mic!r} cannot be relayed: {relay.error or 'the relay stopped'}",
+                hint="check it with `parec --device=MIC | head -c 100000 | wc -c`; another "
+                     "microphone: --delay-audio MIC")
+
     def set_latency_ms(self, e2e_ms: float) -> None:
         """The video's end-to-end latency now (ms); the microphone follows it. Any thread."""
         if self.relay is not None:
-            self._latency.append(e2e_ms)
+            self.latency_updates += 1
             self.relay.set_delay_ms(min(self.options.max_ms, e2e_ms + self.options.offset_ms))
 
     def close(self) -> None:
@@ -410,7 +424,7 @@ class AudioDelay:
             "base_ms": self.relay_options.base_ms,
             "requested_ms": relay.requested_ms if relay is not None else None,
             "delay_ms": relay.delay_ms if relay is not None else None,
-            "latency_updates": len(self._latency),
+            "latency_updates": self.latency_updates,
             "follow_error_ms": {"p50": float(np.median(errors)) if errors.size else None,
                                 "max": float(errors.max()) if errors.size else None,
                                 "n": int(errors.size)},

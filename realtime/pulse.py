@@ -202,7 +202,8 @@ class VirtualMic:
                     f"{MIC_DESCRIPTION!r} is already provided by latentcam process {module.owner[0]}",
                     hint="stop the other `latentcam live --delay-audio` first (one virtual "
                          "microphone at a time)")
-        if MIC_SOURCE in source_names() or f"{MIC_SINK}.monitor" in source_names():
+        names = source_names()
+        if MIC_SOURCE in names or f"{MIC_SINK}.monitor" in names:
             raise SoundServerError(f"the sound server already has a source named {MIC_SOURCE!r} "
                                    "not made by latentcam",
                                    hint=f"unload it (`pactl list short modules`, then `pactl "

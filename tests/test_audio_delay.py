@@ -116,6 +116,16 @@ def test_delay_audio_creates_latentcam_mic_that_carries_the_microphone_and_remov
     assert s["mic"] == "fakemic" and s["requested_ms"] == 60.0
 
 
+@needs_server
+def test_an_unknown_or_own_microphone_is_refused_naming_the_real_ones(on_server):
+    with pytest.raises(pulse.SoundServerError, match="no microphone 'usb_mic'") as info:
+        AudioDelay(AudioOptions(delay=True, mic="usb_mic")).open()
+    assert "fakemic" in info.value.hint
+    with pytest.raises(pulse.SoundServerError, match="feed itself"):
+        AudioDelay(AudioOptions(delay=True, mic=pulse.MIC_SOURCE)).open()
+    assert _latentcam_modules(on_server) == []
+
+
 _HOLDER = """
 import sys, time
 from latentcam.realtime.audio_delay import AudioDelay, AudioOptions
