@@ -67,6 +67,20 @@ def linux_only_error() -> LatentcamError:
              "to the end-to-end latency the status line shows (e.g. 80 ms)")
 
 
+#: The path's own delay besides the relay's pipes (parec's and pacat's buffers, the null sink and
+#: its monitor), with ``RelayOptions``' buffer sizes, measured as "lag − what the relay sees in its
+#: pipes" (benchmarks/realtime/audio_delay.md: PulseAudio 16.1, 17.9–20.0 ms over the runs;
+#: audio_delay_pipewire.md: PipeWire 0.3.65 with its default 1024-sample quantum, 28.2–28.8 ms,
+#: once 33 ms while PipeWire had changed its quantum). ``AudioOptions.offset_ms`` corrects the rest.
+PATH_BASE_MS = {"pulseaudio": 19.5, "pipewire": 28.6}
+
+
+def path_base_ms(server_name: str) -> float:
+    """``PATH_BASE_MS`` for a server as ``pactl info`` names it ("pulseaudio", "PulseAudio (on
+    PipeWire 0.3.65)")."""
+    return PATH_BASE_MS["pipewire" if "pipewire" in server_name.lower() else "pulseaudio"]
+
+
 @dataclass(frozen=True)
 class RelayOptions:
     """How the relay moves audio and steers its delay."""
@@ -75,8 +89,7 @@ class RelayOptions:
     block_ms: float = 10.0     # read size; also parec's --latency-msec
     out_latency_ms: float = 10.0   # pacat's --latency-msec (its buffer before the sink)
     out_channel: str = "mono"  # the channel played (a stereo sink's "front-right": measurements)
-    base_ms: float = 20.0      # the path's delay besides the pipes: 18-20 ms measured with these
-                               # buffer sizes on PulseAudio 16.1 (benchmarks/realtime/audio_delay.md)
+    base_ms: float = 19.5      # the path's delay besides the pipes (``path_base_ms``)
     min_fill_ms: float = 20.0  # never let the pipe hold less (pacat must not run dry)
     max_rate: float = 0.02     # the fastest the delay moves: 2 % = 20 ms per second of audio
     settle_s: float = 0.5      # proportional steering: an error is corrected over this time
@@ -340,9 +353,9 @@ class AudioDelay:
     and removes the device, and is safe twice.
     """
 
-    def __init__(self, options: AudioOptions, relay: RelayOptions = RelayOptions()):
+    def __init__(self, options: AudioOptions, relay: RelayOptions | None = None):
         options.validate()
-        self.options, self.relay_options = options, relay
+        self.options, self.relay_options = options, relay      # None: for the server found
         self.mic: str | None = None
         self.server: str | None = None
         self.device: pulse.VirtualMic | None = None
@@ -353,6 +366,8 @@ class AudioDelay:
         if not sys.platform.startswith("linux"):
             raise linux_only_error()
         self.server = pulse.check_server()
+        if self.relay_options is None:
+            self.relay_options = RelayOptions(base_ms=path_base_ms(self.server))
         mic = self.options.mic
         if mic == "@DEFAULT_SOURCE@":
             mic = pulse.default_source()
@@ -421,7 +436,7 @@ class AudioDelay:
         errors = np.array([abs(t - e) for _, t, e in history if t is not None and e is not None])
         return {
             "mic": self.mic, "server": self.server, "offset_ms": self.options.offset_ms,
-            "base_ms": self.relay_options.base_ms,
+            "base_ms": self.relay_options.base_ms if self.relay_options else None,
             "requested_ms": relay.requested_ms if relay is not None else None,
             "delay_ms": relay.delay_ms if relay is not None else None,
             "latency_updates": self.latency_updates,
@@ -453,4 +468,5 @@ class LatencyFollower:
 
 
 __all__ = ["AudioDelay", "AudioOptions", "AudioRelay", "DelaySteering", "LatencyFollower",
-           "PICK_MIC_HELP", "RelayOptions", "linux_only_error", "resample"]
+           "PATH_BASE_MS", "PICK_MIC_HELP", "RelayOptions", "linux_only_error", "path_base_ms",
+           "resample"]

@@ -17,7 +17,12 @@ would hear, with no start-up timing of player or recorder in it.
 * **steps**: the request changed while chirps play; how long until the lag is within 2 ms of
   the new request, and the largest change between chirps 0.4 s apart (smoothness).
 
-Writes ``audio_delay.json`` and ``audio_delay.md`` next to this script.
+Writes ``audio_delay.json`` and ``audio_delay.md`` next to this script. ``--running NAME``
+measures on the server that already runs (``PULSE_SERVER``; e.g. PipeWire's ``pipewire-pulse``)
+instead and writes ``audio_delay_NAME.json`` / ``.md``. ``audio_delay_pipewire.md`` was measured
+on Debian's PipeWire 0.3.65 started by hand with no sound card (``pipewire``; ``wireplumber``
+with a session D-Bus from ``dbus-daemon --session``; ``pipewire-pulse``; then
+``PULSE_SERVER=unix:$XDG_RUNTIME_DIR/pulse/native``), its default 1024-sample quantum.
 """
 
 from __future__ import annotations
@@ -38,12 +43,12 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from support.sound import SoundServer, bursts, lags_ms, pulseaudio_missing  # noqa: E402
+from support.sound import RunningServer, SoundServer, bursts, lags_ms, pulseaudio_missing  # noqa: E402
 
-from latentcam.realtime.audio_delay import AudioRelay, RelayOptions  # noqa: E402
+from latentcam.realtime.audio_delay import AudioRelay, RelayOptions, path_base_ms  # noqa: E402
 
 EVERY_S = 0.4
-STEADY = (40.0, 60.0, 100.0, 200.0, 400.0)
+STEADY = (40.0, 60.0, 100.0, 200.0, 300.0)   # + the base, below the chirp spacing
 STEPS = ((120.0, 95.0), (60.0, 100.0), (100.0, 200.0))
 
 
@@ -53,7 +58,8 @@ def _run(server: SoundServer, first_ms: float, then_ms: float | None, settle_s: 
     ``change_at_s``): [(time s, lag ms, relay's own estimate ms)]."""
     import psutil
 
-    with AudioRelay("fakemic", "feed", RelayOptions(out_channel="front-right")) as relay:
+    options = RelayOptions(out_channel="front-right", base_ms=path_base_ms(server.name))
+    with AudioRelay("fakemic", "feed", options) as relay:
         relay.set_delay_ms(first_ms)
         clients = [psutil.Process(relay._rec.pid), psutil.Process(relay._play.pid)]
         me = psutil.Process()
@@ -94,7 +100,7 @@ def _thread_cpu(process, relay) -> float:
 
 def steady(server: SoundServer) -> list[dict]:
     rows = []
-    base = RelayOptions().base_ms
+    base = path_base_ms(server.name)
     for ms in STEADY:
         points, cpu = _run(server, ms, None, settle_s=2.0, seconds=4.0)
         t = np.array([p[0] for p in points])
@@ -102,9 +108,10 @@ def steady(server: SoundServer) -> list[dict]:
         late = t >= 1.0                      # after the player's stream joined the sink (see doc)
         lag = every[late]
         seen = np.array([p[2] for p in points])[late] - base    # what the relay sees in its pipes
-        err = lag - ms
-        first = every[~late] - ms
-        rows.append({"requested_ms": ms, "chirps": int(lag.size), "mean_error_ms": float(err.mean()),
+        made = max(ms, base + RelayOptions().min_fill_ms)         # a request below the floor gets it
+        err = lag - made
+        first = every[~late] - made
+        rows.append({"requested_ms": ms, "made_ms": made, "chirps": int(lag.size), "mean_error_ms": float(err.mean()),
                      "sd_ms": float(err.std()), "max_abs_error_ms": float(np.abs(err).max()),
                      "first_second_max_abs_error_ms": float(np.abs(first).max()) if first.size else None,
                      "base_ms": float(np.median(lag - seen)), "cpu": cpu,
@@ -158,6 +165,7 @@ def write_markdown(report: dict) -> str:
         f"- machine: {report['machine']}",
         f"- load average (1, 5, 15 min) at start / end: {', '.join(map(str, report['load_start']))} / "
         f"{', '.join(map(str, report['load_end']))} (2 cores shared with other work)",
+        f"- sound server: {report['server']}",
         f"- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
         f"- relay options: {o['block_ms']:g} ms blocks, pacat buffer {o['out_latency_ms']:g} ms, "
         f"base {o['base_ms']:g} ms, at most {o['max_rate'] * 100:g} % speed change, "
@@ -167,11 +175,12 @@ def write_markdown(report: dict) -> str:
         "",
         "## Steady delay",
         "",
-        "| requested ms | chirps | mean error ms | sd ms | max abs error ms | base ms (lag − pipes) | first second: max abs error ms | CPU % relay thread / parec+pacat |",
+        "| requested ms (made) | chirps | mean error ms | sd ms | max abs error ms | base ms (lag − pipes) | first second: max abs error ms | CPU % relay thread / parec+pacat |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in report["steady"]:
-        lines.append(f"| {r['requested_ms']:g} | {r['chirps']} | {r['mean_error_ms']:+.2f} | {r['sd_ms']:.2f} | "
+        made = "" if r["made_ms"] == r["requested_ms"] else f" ({r['made_ms']:g})"
+        lines.append(f"| {r['requested_ms']:g}{made} | {r['chirps']} | {r['mean_error_ms']:+.2f} | {r['sd_ms']:.2f} | "
                      f"{r['max_abs_error_ms']:.2f} | {r['base_ms']:.2f} | {r['first_second_max_abs_error_ms']:.2f} | "
                      f"{r['cpu']['relay_thread_percent']:.1f} / {r['cpu']['clients_percent']:.1f} |")
     lines += ["", "## Following a change of the request", "",
@@ -181,36 +190,48 @@ def write_markdown(report: dict) -> str:
         settled = "–" if r["settled_within_2ms_after_s"] is None else f"{r['settled_within_2ms_after_s']:.1f}"
         lines.append(f"| {r['from_ms']:g} → {r['to_ms']:g} | {settled} | "
                      f"{r['largest_change_between_chirps_ms']:.1f} | {r['final_error_ms']:+.2f} |")
-    lines += ["", "Error = measured lag − requested delay, over chirps from 1 s after the player started "
+    lines += ["", "Error = measured lag − the delay made (the request, or the floor when the request is "
+              "below it), over chirps from 1 s after the player started "
               "(in the first second another stream joins the sink and the path's own delay moves by a "
               "few ms: last column). The smallest delay the relay makes is "
-              f"{o['base_ms'] + o['min_fill_ms']:g} ms (base + the pipe's minimum fill); a request "
-              "below it gets that. Increases of more than the jump threshold are made at once "
-              "with silence (the 100 → 200 ms step), smaller changes by resampling at most "
+              f"{o['base_ms'] + o['min_fill_ms']:g} ms (base + the pipe's minimum fill). Increases of "
+              "more than the jump threshold are made at once with silence (the 100 → 200 ms step), smaller changes by resampling at most "
               f"{o['max_rate'] * 100:g} % (at most {o['max_rate'] * EVERY_S * 1000:.0f} ms between "
               "chirps 0.4 s apart).", ""]
     return "\n".join(lines)
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--running", metavar="NAME", help="measure on the running server PULSE_SERVER names")
+    args = parser.parse_args()
     reason = pulseaudio_missing()
-    if reason:
+    if reason and not args.running:
         sys.exit(reason)
     load_start = [round(v, 2) for v in os.getloadavg()]
-    o = RelayOptions()
-    with tempfile.TemporaryDirectory() as folder, SoundServer(Path(folder)) as server:
-        server.apply()
+    kind = RunningServer if args.running else SoundServer
+    with tempfile.TemporaryDirectory() as folder, kind(Path(folder)) as server:
+        if not args.running:
+            server.apply()
+        info = server.pactl("info").stdout
+        name = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                     if line.startswith("Server Name")), "?")
+        server.name = name
+        o = RelayOptions(base_ms=path_base_ms(name))
         report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
                              f"{platform.system()} {platform.release()}",
-                  "versions": _versions(), "load_start": load_start,
+                  "versions": _versions(), "server": name, "load_start": load_start,
                   "options": {k: getattr(o, k) for k in ("block_ms", "out_latency_ms", "base_ms",
                                                          "min_fill_ms", "max_rate", "jump_ms")},
                   "steady": steady(server), "steps": steps(server)}
     report["load_end"] = [round(v, 2) for v in os.getloadavg()]
-    (HERE / "audio_delay.json").write_text(json.dumps(report, indent=1))
-    (HERE / "audio_delay.md").write_text(write_markdown(report))
-    print(f"wrote {HERE / 'audio_delay.md'}")
+    stem = f"audio_delay_{args.running}" if args.running else "audio_delay"
+    (HERE / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    (HERE / f"{stem}.md").write_text(write_markdown(report))
+    print(f"wrote {HERE / (stem + '.md')}")
 
 
 if __name__ == "__main__":

@@ -118,6 +118,30 @@ class SoundServer:
         return Recorder(self, source, channels)
 
 
+class RunningServer(SoundServer):
+    """The same topology (``feed``, ``fakemic``) loaded into a server that already runs — the
+    one ``PULSE_SERVER`` names, e.g. PipeWire's ``pipewire-pulse`` — and unloaded on exit."""
+
+    def __init__(self, folder: Path):
+        super().__init__(folder)
+        self.env = dict(os.environ)
+        self.modules_loaded: list[str] = []
+
+    def __enter__(self) -> "RunningServer":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for line in CONFIG.format(socket="", rate=RATE).splitlines():
+            words = line.split()
+            if words[0] == "load-module" and words[1] != "module-native-protocol-unix":
+                self.modules_loaded.append(self.pactl(*words).stdout.strip())
+            elif words[0].startswith("set-default"):
+                self.pactl(*words, check=False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for index in reversed(self.modules_loaded):
+            self.pactl("unload-module", index, check=False)
+
+
 class Recorder:
     """``parec SOURCE`` into a raw file; ``stop()`` returns what it recorded."""
 
