@@ -7,9 +7,9 @@ live latency, which ``LatencyFollower`` feeds it from the pipeline's telemetry.
 
 How the delay is made (the design choice). PulseAudio's ``module-loopback`` would delay with no
 code of ours, but its ``latency_msec`` is fixed when the module loads: following a latency that
-moves means reloading it (a gap each time), and PipeWire's emulation of the module keeps the
-latency only roughly. So the program relays the audio itself, which gives sample-exact control on
-both servers through the same clients:
+moves means reloading it (a gap each time), and the module steers towards its latency in its own
+way on each server, out of our sight. So the program relays the audio itself, which gives
+sample-exact control, measured the same way on both servers, through the same clients:
 
     MIC ─► parec (raw s16le mono) ─► AudioRelay: resample each 10 ms block by ±k samples
         ─► pipe (the delay line) ─► pacat ─► latentcam_mic_sink ─► monitor ─► "latentcam mic"
