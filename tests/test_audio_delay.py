@@ -5,6 +5,8 @@ recording; the "latentcam mic" device created and removed on close, on Ctrl-C an
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import signal
@@ -135,18 +137,26 @@ time.sleep(60)
 """
 
 
-@needs_server
-def test_what_a_killed_process_left_is_removed_by_the_next_start(on_server):
+@contextlib.contextmanager
+def _holder(on_server):
+    """A separate process holding "latentcam mic" open (killed at the end if still running)."""
     proc = subprocess.Popen([sys.executable, "-c", _HOLDER], env=on_server.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-        assert len(_latentcam_modules(on_server)) == 2
-        proc.kill()                                         # SIGKILL: no cleanup runs
-        proc.wait(timeout=10)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=10)
+
+
+@needs_server
+def test_what_a_killed_process_left_is_removed_by_the_next_start(on_server):
+    with _holder(on_server) as proc:
+        assert len(_latentcam_modules(on_server)) == 2
+        proc.kill()                                         # SIGKILL: no cleanup runs
+        proc.wait(timeout=10)
     leftovers = _latentcam_modules(on_server)
     assert len(leftovers) == 2 and all(f"latentcam.owner={proc.pid} " in m for m in leftovers)
     assert pulse.MIC_SOURCE in on_server.sources()
@@ -163,14 +173,10 @@ def test_what_a_killed_process_left_is_removed_by_the_next_start(on_server):
 
 @needs_server
 def test_a_second_latentcam_beside_a_running_one_is_refused(on_server):
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER], env=on_server.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+    with _holder(on_server) as proc:
         with pytest.raises(pulse.SoundServerError, match=f"process {proc.pid}") as info:
             pulse.VirtualMic().open()
         assert "stop the other" in info.value.hint
-    finally:
         proc.send_signal(signal.SIGINT)                     # KeyboardInterrupt: no cleanup code
         proc.wait(timeout=10)
     pulse.remove_leftovers()
