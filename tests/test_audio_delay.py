@@ -67,9 +67,9 @@ def test_the_relay_delays_the_microphone_by_the_requested_time_and_follows_a_cha
         relay.set_delay_ms(120.0)
         assert _wait(lambda: relay.blocks >= 20, 5)
         recorder = on_server.record("feed.monitor", 2).started()
-        player = on_server.play("feed", bursts(5.6, 0.4))
+        player = on_server.play("feed", bursts(7.6, 0.4))
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 2.0:
+        while time.monotonic() - t0 < 3.6:
             time.sleep(0.05)
         relay.set_delay_ms(95.0)
         player.wait(timeout=15)
@@ -79,16 +79,18 @@ def test_the_relay_delays_the_microphone_by_the_requested_time_and_follows_a_cha
     lags = lags_ms(recording)
     times = np.array([t for t, _ in lags])
     lag = np.array([v for _, v in lags])
-    assert len(lags) >= 12, lags
-    steady = lag[(times > 0.9) & (times < 2.0)]
-    after = lag[times > 4.0]                                  # 25 ms at ≤ 2 %: 1.3 s, then settled
+    assert len(lags) >= 16, lags
+    # The first second is left out: the recorder and player joining the sink shift the path
+    # by a few ms, which the relay then corrects (benchmarks/realtime/audio_delay.md).
+    steady = lag[(times > 1.5) & (times < 3.6)]
+    after = lag[times > 5.6]                                  # 25 ms at ≤ 2 %: 1.3 s, then settled
     assert steady.size >= 3 and after.size >= 3, lags
     # Within a few ms of what was asked (the estimate includes the path's measured base delay).
     assert abs(np.median(steady) - 120.0) < 3.0, lags
     assert abs(np.median(after) - 95.0) < 3.0, lags
     # It moved there smoothly: no step between chirps 0.4 s apart larger than 2 % of 0.4 s
     # (8 ms) + noise, and downwards.
-    moving = np.diff(lag[(times > 1.8) & (times < 4.4)])
+    moving = np.diff(lag[(times > 3.4) & (times < 6.0)])
     assert np.all(np.abs(moving) < 9.5) and np.median(moving) < -2.0, lags
 
 
