@@ -21,7 +21,9 @@ Without a profile the retargeter self-calibrates from the first still, frontal s
 says so through ``poll_events()``. Until then the provisional neutral is the most neutral face
 seen so far (``neutral.neutrality``: expression and head pose): a driver who starts laughing
 is not stuck with laughing as the neutral — the reference moves to a calmer face as soon as one
-appears, and never to a less neutral one.
+appears, and never to a less neutral one. A provisional neutral with shut eyes (a driver who
+starts crying) gets the target's open eyes on the driver's eye corners, so blinks still move the
+target's lids before any open-eyed face is seen.
 """
 
 from __future__ import annotations
