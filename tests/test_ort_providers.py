@@ -131,13 +131,17 @@ def test_offered_providers_that_do_not_start_are_passed_over(model, codes, tmp_p
 
 # --- the warm-up check of an accelerated provider against the CPU ---------------------------------
 def _perturbed_decoder(tmp_path) -> bytes:
-    """The same decoder with its last bias shifted by 0.5 before the sigmoid: a real, different model."""
+    """The same decoder with 0.1 added to its output image (after the sigmoid): a real, different
+    model whatever the decoder's design."""
     onnx = pytest.importorskip("onnx")
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 
     graph = onnx.load(str(DECODER))
-    last = next(i for i in graph.graph.initializer if i.name == "to_bgra.0.bias")
-    last.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(last) + np.float32(0.5), last.name))
+    out = graph.graph.output[0].name
+    producer = next(n for n in graph.graph.node if out in n.output)
+    producer.output[list(producer.output).index(out)] = out + "_unshifted"
+    graph.graph.initializer.append(numpy_helper.from_array(np.array(0.1, np.float32), "test_shift"))
+    graph.graph.node.append(helper.make_node("Add", [out + "_unshifted", "test_shift"], [out]))
     return graph.SerializeToString()
 
 

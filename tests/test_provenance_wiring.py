@@ -28,8 +28,8 @@ from support.sinks import KeepingSink
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = REPO / "latentcam" / "assets" / "default_target"
 #: sha256 of the certificate scripts/sign_default_target.py made when it signed the default target.
-PROJECT_CERT_SHA256 = "5d2b0e8b975485cce1a594851324d1e4da3e62f09d101faf6b6f0cae8ba25745"
-DEFAULT_ID = "beccaa89"          # the default target's watermark id (its manifest's sha256[:4])
+PROJECT_CERT_SHA256 = "f44ec1a89f6046a2870f8fcde6d7b2d3e51e152fc29b7cb6dbb875c453c174fa"
+DEFAULT_ID = "5d095b51"          # the default target's watermark id (its manifest's sha256[:4])
 MARK_ID = 0x1234ABCD
 
 

@@ -2,6 +2,6 @@
  "format": "latentcam-bundle-signature",
  "version": 1,
  "alg": "es256",
- "manifest_sha256": "beccaa89af98da9637ec57d034989b077bbf29552c09cb75bf20d381cc50eae6",
- "signature": "MEYCIQDuHTs0sKALgO24ISi4opioN95XIoyxksi2Hwa5nhTC6wIhANfF9YFJxphECEE4jalbE7FvPOZDwivgkH45VSRaKMnl"
+ "manifest_sha256": "5d095b510b116956a1a06721decfeca19776bb3fa0951e77369858e1d8c51356",
+ "signature": "MEYCIQCzkEMfWJj2eA4N6PvUPgSackXuJbZybz6koHdeOzBYHAIhAJJq+QeXc+rWZrwc3j9utIObgzkNuOVubBKnNbL00qIO"
 }
