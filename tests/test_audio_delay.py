@@ -67,7 +67,7 @@ def test_the_relay_delays_the_microphone_by_the_requested_time_and_follows_a_cha
         relay.set_delay_ms(120.0)
         assert _wait(lambda: relay.blocks >= 20, 5)
         recorder = on_server.record("feed.monitor", 2).started()
-        player = on_server.play("feed", bursts(7.6, 0.4))
+        player = on_server.play("feed", bursts(9.6, 0.4))
         t0 = time.monotonic()
         while time.monotonic() - t0 < 3.6:
             time.sleep(0.05)
@@ -79,11 +79,11 @@ def test_the_relay_delays_the_microphone_by_the_requested_time_and_follows_a_cha
     lags = lags_ms(recording)
     times = np.array([t for t, _ in lags])
     lag = np.array([v for _, v in lags])
-    assert len(lags) >= 16, lags
+    assert len(lags) >= 20, lags
     # The first second is left out: the recorder and player joining the sink shift the path
     # by a few ms, which the relay then corrects (benchmarks/realtime/audio_delay.md).
     steady = lag[(times > 1.5) & (times < 3.6)]
-    after = lag[times > 5.6]                                  # 25 ms at ≤ 2 %: 1.3 s, then settled
+    after = lag[times > 7.6]     # 25 ms at ≤ 2 % a block: 1.3 s on an idle machine; 4 s allowed
     assert steady.size >= 3 and after.size >= 3, lags
     # Within a few ms of what was asked (the estimate includes the path's measured base delay).
     assert abs(np.median(steady) - 120.0) < 3.0, lags
