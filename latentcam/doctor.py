@@ -75,6 +75,20 @@ def check_face_model() -> Check:
         return Check("face model", False, str(exc), "reinstall latentcam")
 
 
+def check_samples() -> Check:
+    """The sample clips ``demo``, ``bench`` and ``prepare --photo`` use (downloaded only by
+    ``latentcam samples``): where they are, or how to get them."""
+    from latentcam.facekit import samples
+
+    found = {name: samples.find_sample(name) for name in samples.USER_SAMPLES}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        return Check("sample clips", None, f"not downloaded ({', '.join(missing)})",
+                     samples.FETCH_HINT + "; demo/bench/prepare also take your own clips")
+    folders = sorted({str(path.parent) for path in found.values()})
+    return Check("sample clips", True, f"in {', '.join(folders)}")
+
+
 def check_cameras() -> list[Check]:
     import cv2
 
@@ -174,6 +188,7 @@ def run_checks() -> list[Check]:
                     "" if sys.version_info >= (3, 10) else "use Python 3.10 or newer")]
     checks += check_packages()
     checks.append(check_face_model())
+    checks.append(check_samples())
     checks += check_cameras()
     checks.append(check_sound_server())
     checks += check_gpu()

