@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -138,6 +139,7 @@ def sign_media(path: Path | str, *, target: TargetInfo | None, watermark: bool,
         info = c2pa.C2paSignerInfo(alg, identity.chain_pem, identity.key_pem, None)   # no timestamp: offline
         with c2pa.Signer.from_info(info) as signer, c2pa.Builder(json.dumps(manifest)) as builder:
             builder.sign_file(path, tmp, signer)
+        shutil.copymode(path, tmp)      # mkstemp's copy is private (0600): keep the recording's mode
         os.replace(tmp, path)
     except Exception as exc:   # c2pa raises its own errors and OSError; none may cost the recording
         tmp.unlink(missing_ok=True)

@@ -91,6 +91,16 @@ def test_a_signed_recording_still_plays(signed_recording: Path):
     assert count == 20
 
 
+def test_signing_keeps_the_recordings_file_mode(recording: Path, tmp_path: Path, identity, target):
+    """Signing goes through a private temporary copy; the signed file keeps the mode the
+    recording had (a demo.mp4 others could read stays readable)."""
+    path = tmp_path / "shared.mp4"
+    shutil.copy(recording, path)
+    os.chmod(path, 0o644)
+    assert sign_media(path, target=target, watermark=True, identity=identity).signed
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
 def test_changing_one_byte_of_the_video_reads_back_tampered(signed_recording: Path):
     data = bytearray(signed_recording.read_bytes())
     mdat = data.find(b"mdat")
