@@ -42,7 +42,7 @@ from latentcam.facekit.observation import FaceObservation
 
 from .measures import MEASURE_BLENDSHAPE_GROUP, MIN_RANGE, REGION_MEASURES
 from .mirror import mirror_blendshapes, mirror_points, mirror_pose
-from .neutral import NeutralCapture, NeutralCaptureOptions, neutrality, observation_pose
+from .neutral import SINGLE_FRAME_LIMITS, NeutralCapture, NeutralCaptureOptions, neutrality, observation_pose
 from .profile import CalibrationProfile
 from .target import TargetGeometry
 
@@ -65,8 +65,8 @@ _EYES = ((lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER, lm.RIGHT_IRIS[0], np.array(lm.
          (lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER, lm.LEFT_IRIS[0], np.array(lm.LEFT_IRIS[1:])))
 _STABLE = np.array(lm.STABLE)
 # A provisional neutral whose eyes score at least this blink has its eyes opened
-# (``Retargeter._open_closed_eyes``); the single-frame neutral limit of ``neutral``.
-PROVISIONAL_BLINK_LIMIT = 0.5
+# (``Retargeter._open_closed_eyes``): the blink limit of a single-frame neutral.
+PROVISIONAL_BLINK_LIMIT = dict(SINGLE_FRAME_LIMITS)["blink"]
 _MESH = np.arange(468)
 
 
