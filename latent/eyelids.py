@@ -4,10 +4,11 @@ Warping an open-eyed portrait shut moves the upper lid line down onto the lower 
 triangles above it stretch the photo's lashes, crease and iris edge into a dark band across the
 eye. A real closing lid is smooth skin that slides down over the eyeball and ends in a lash line.
 This module paints that: for each eye, the region between where the upper lid line was in the
-portrait (moved with the eye's corners, raised a little to cover the stretched lashes) and where
-it is now is filled with the portrait's own skin from just above (reflected down, so texture
-and tone continue), shaded darker towards the lid edge, and the lid edge gets a soft dark lash line. It fades in with
-the closure (the target's lid gap over the portrait's), so an open eye is left exactly as warped.
+portrait (moved with the eye's corners, raised to cover the stretched lashes) and where it is
+now is filled with the portrait's own skin from just above (reflected down, so texture and tone
+continue), shaded darker towards the lid edge, with a soft dark lash line along that edge. It
+fades in with the closure (the target's lid gap over the portrait's), so an open eye is left
+exactly as warped.
 """
 
 from __future__ import annotations
