@@ -21,6 +21,7 @@ from latentcam.facekit.errors import LatentcamError
 from latentcam.realtime import pulse
 from latentcam.realtime.audio_delay import AudioDelay, AudioOptions, AudioRelay, RelayOptions
 
+from support.processes import interrupt_when
 from support.sound import SoundServer, bursts, lags_ms, pulseaudio_missing
 
 CLI = [sys.executable, "-m", "latentcam"]
@@ -194,16 +195,9 @@ def test_live_delay_audio_follows_the_latency_and_ctrl_c_removes_the_mic(on_serv
                "--paced", "--engine", "onnxruntime", "--size", "640x360", "--stats", str(stats),
                "--delay-audio"],
         cwd=tmp_path, env=on_server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert _wait(lambda: proc.poll() is not None or pulse.MIC_SOURCE in on_server.sources(), 60, 0.2)
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        time.sleep(5.0)                                     # frames flow, the delay follows
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err[-2000:]
+    # Once the mic exists, 5 s of frames flow and the delay follows; then Ctrl-C.
+    err = interrupt_when(proc, lambda: pulse.MIC_SOURCE in on_server.sources(), ready_within_s=60,
+                         then_run_s=5.0)
     assert 'virtual microphone "latentcam mic" ready' in err and "Zoom" in err
     assert pulse.MIC_SOURCE not in on_server.sources() and _latentcam_modules(on_server) == []
     data = json.loads(stats.read_text())

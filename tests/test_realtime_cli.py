@@ -4,14 +4,14 @@ recording; the demo writes driver | output side by side; errors carry their fix.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import pytest
+
+from support.processes import interrupt_when
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "latentcam"]
@@ -44,20 +44,8 @@ def test_sigint_finalises_the_recording(tmp_path, target_dir, single_face_clip):
                "--paced", "--engine", "onnxruntime", "--record", str(out), "--size", "640x360",
                "--stats", str(stats)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
-            if proc.poll() is not None:
-                break
-            time.sleep(0.3)
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err[-2000:]
+    err = interrupt_when(proc, lambda: out.exists() and out.stat().st_size >= 20_000, ready_within_s=90,
+                         then_run_s=1.0)
     assert "stopping" in err
     n, shape = _count_frames(out)
     assert n > 10 and shape == (360, 640)
