@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from .errors import InputError, LatentcamError
+from .hashing import sha256_file
 from .user_dirs import user_data_dir
 
 ENV_VAR = "LATENTCAM_SAMPLES"
@@ -148,14 +149,6 @@ def require_samples(names: Sequence[str], purpose: str, alternative: str = "") -
                            f"downloaded (looked in: {where})",
                            hint=FETCH_HINT + (f", or {alternative}" if alternative else ""))
     return [found[n] for n in names]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def is_valid(path: Path, name: str) -> bool:

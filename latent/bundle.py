@@ -27,7 +27,6 @@ Loading never imports torch: the live CPU path runs the ONNX files with ONNX Run
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import numpy as np
 
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 from latentcam.facekit.errors import InputError
+from latentcam.facekit.hashing import sha256_file
 
 if TYPE_CHECKING:
     from latentcam.provenance.bundle_signature import BundleSigner
@@ -53,14 +53,6 @@ ONNX_OPSET = 17  # ORT ≥ 1.12, TensorRT ≥ 8.6 and TensorRT-RTX all run it; h
 
 class BundleError(InputError, ValueError):
     """The target bundle is missing, malformed, truncated or tampered with."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def safe_member(root: Path, name: str) -> Path:

@@ -28,7 +28,6 @@ a finished directory is recognised and not rebuilt.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
@@ -43,6 +42,7 @@ from latentcam.facekit.blendshapes import BLENDSHAPE_NAMES, GROUPS, NUM_BLENDSHA
 from latentcam.facekit.geometry import (alignment_matrix, canonicalize, head_pose,
                                         transform_points, warp_to_crop)
 from latentcam.facekit.hands import NUM_HAND_LANDMARKS
+from latentcam.facekit.hashing import sha256_file
 from latentcam.facekit.landmarks import FACE_OVAL, NUM_LANDMARKS
 from latentcam.facekit.errors import InputError
 
@@ -97,14 +97,6 @@ class DatasetError(InputError, ValueError):
 
 def crop_name(i: int) -> str:
     return f"{i:06d}.png"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def face_mask(crop_landmarks: np.ndarray, size: int,
@@ -344,7 +336,7 @@ class VideoSource:
             self.width, self.height = int(first.shape[1]), int(first.shape[0])
         finally:
             cap.release()
-        self.sha256 = file_sha256(self.path)
+        self.sha256 = sha256_file(self.path)
 
     def count(self) -> int | None:
         return self._count

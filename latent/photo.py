@@ -34,11 +34,12 @@ import numpy as np
 from latentcam.facekit.blendshapes import GROUPS, indices
 from latentcam.facekit.canonical import load_canonical_face
 from latentcam.facekit.geometry import alignment_matrix, canonicalize, euler_to_rotation, head_pose
+from latentcam.facekit.hashing import sha256_file
 from latentcam.facekit.landmarks import (FACE_OVAL, LEFT_EYE, LEFT_EYE_BOTTOM, LEFT_EYE_TOP,
                                         LEFT_LID_PAIRS, LIPS_INNER, NUM_LANDMARKS, RIGHT_EYE,
                                         RIGHT_EYE_BOTTOM, RIGHT_EYE_TOP, RIGHT_LID_PAIRS)
 
-from .dataset import DatasetError, SourceFrame, file_sha256, neutral_score
+from .dataset import DatasetError, SourceFrame, neutral_score
 from .eyelids import EyelidStyle, eyelid_style_from_photo, paint_eyelids
 from .mouth import LOWER_INNER, UPPER_INNER, MouthStyle, mouth_style_from_photo, render_mouth
 
@@ -153,7 +154,7 @@ def load_portrait(photo: str | Path, crop_size: int = 256,
                                    "larger, sharper portrait.")
         else:
             scale = 1.0
-    return Portrait(path, image, face, file_sha256(path), scale,
+    return Portrait(path, image, face, sha256_file(path), scale,
                     np.asarray(head_pose(face.head_transform), np.float32))
 
 
