@@ -129,13 +129,6 @@ def provider_candidates(requested: str, available: Sequence[str]) -> tuple[list[
                    f"{INSTALL_HINT if wanted.own_package else ''}")
 
 
-def choose_provider(requested: str, available: Sequence[str]) -> tuple[Provider, str | None]:
-    """The first provider ``provider_candidates`` would try, and why the request could not be
-    honoured (None when it can be tried)."""
-    candidates, why = provider_candidates(requested, available)
-    return candidates[0], why
-
-
 #: The ONNX Runtime packages latentcam names; each installs the ``onnxruntime`` module.
 ORT_PACKAGES = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino",
                 "onnxruntime-migraphx", "onnxruntime-rocm")
@@ -242,6 +235,6 @@ def provider_session(model: Path | str | bytes, setup: ProviderSetup, threads: i
 
 
 __all__ = ["CPU", "PROVIDERS", "PROVIDER_KEYS", "Provider", "ProviderInactive", "ProviderSetup",
-           "INSTALL_HINT", "ORT_PACKAGES", "available_providers", "choose_provider",
+           "INSTALL_HINT", "ORT_PACKAGES", "available_providers",
            "installed_ort_packages", "provider_candidates", "cpu_session", "provider", "provider_session",
            "provider_setup", "session_options"]

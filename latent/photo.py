@@ -43,7 +43,6 @@ from .dataset import DatasetError, SourceFrame, neutral_score
 from .eyelids import EyelidStyle, eyelid_style_from_photo, paint_eyelids
 from .mouth import LOWER_INNER, UPPER_INNER, MouthStyle, mouth_style_from_photo, render_mouth
 
-DEFAULT_DRIVER_NAMES = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
 # Bumped whenever the synthesis changes its output, so an old dataset is not taken as current.
 SYNTHESIS_VERSION = 1
 

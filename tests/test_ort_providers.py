@@ -26,7 +26,7 @@ from latentcam.engines.decoder_backend import WARMUP_TOLERANCE_LEVELS
 from latentcam.engines.export import check_codes
 from latentcam.engines.ort_backend import OnnxRuntimeBackend, reference_images
 from latentcam.latent import onnx_session
-from latentcam.latent.onnx_session import (CPU, PROVIDERS, ProviderInactive, choose_provider,
+from latentcam.latent.onnx_session import (CPU, PROVIDERS, ProviderInactive,
                                            provider, provider_session, provider_setup)
 
 DECODER = Path(__file__).resolve().parent.parent / "latentcam" / "assets" / "default_target" / "decoder.onnx"
@@ -54,6 +54,13 @@ def _max_diff(backend, model, codes) -> int:
 
 
 # --- choosing a provider --------------------------------------------------------------------------
+def choose_provider(requested, available):
+    """The first provider the engine would try for ``requested``, and why the request could not
+    be honoured (None when it can be tried)."""
+    candidates, why = onnx_session.provider_candidates(requested, available)
+    return candidates[0], why
+
+
 def test_auto_takes_the_first_offered_provider_in_preference_order():
     here = ort.get_available_providers()
     assert CPU in here
