@@ -44,7 +44,7 @@ from .eyelids import EyelidStyle, eyelid_style_from_photo, paint_eyelids
 from .mouth import LOWER_INNER, UPPER_INNER, MouthStyle, mouth_style_from_photo, render_mouth
 
 # Bumped whenever the synthesis changes its output, so an old dataset is not taken as current.
-SYNTHESIS_VERSION = 1
+SYNTHESIS_VERSION = 2
 
 # Region mixing: canonical y (cm, +up) where the face changes from "mouth" to "eyes" driver.
 REGION_SPLIT_Y = (-1.2, 0.6)

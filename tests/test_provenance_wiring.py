@@ -28,8 +28,8 @@ from support.sinks import KeepingSink
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = REPO / "latentcam" / "assets" / "default_target"
 #: sha256 of the certificate scripts/sign_default_target.py made when it signed the default target.
-PROJECT_CERT_SHA256 = "f44ec1a89f6046a2870f8fcde6d7b2d3e51e152fc29b7cb6dbb875c453c174fa"
-DEFAULT_ID = "5d095b51"          # the default target's watermark id (its manifest's sha256[:4])
+PROJECT_CERT_SHA256 = "eec546fb44bb7c310a64d7129638910b8de3d803dc6446b1636301c21d33c370"
+DEFAULT_ID = "9bf80658"          # the default target's watermark id (its manifest's sha256[:4])
 MARK_ID = 0x1234ABCD
 
 

@@ -2,6 +2,6 @@
  "format": "latentcam-bundle-signature",
  "version": 1,
  "alg": "es256",
- "manifest_sha256": "5d095b510b116956a1a06721decfeca19776bb3fa0951e77369858e1d8c51356",
- "signature": "MEYCIQCzkEMfWJj2eA4N6PvUPgSackXuJbZybz6koHdeOzBYHAIhAJJq+QeXc+rWZrwc3j9utIObgzkNuOVubBKnNbL00qIO"
+ "manifest_sha256": "9bf80658beafbc4e8af7e0d41c3c3dfbc59a65b5778f27d1b05f359ad1ce7fae",
+ "signature": "MEUCIQDfgGITraCLg52Sgiq77WRmfu+A/smlgWAIDWPIMAFy4wIgYLJXMEfEdCShtJnMM/7hqlhLvhoUda7+Hx2AYXk6FKU="
 }
