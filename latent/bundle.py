@@ -208,6 +208,13 @@ class TargetBundle:
         return int(self.manifest["feature_size"])
 
     @property
+    def decoder_kind(self) -> str:
+        """The decoder design: "composed" (``latent.composed_decoder``), "warping" or "plain"
+        (``latent.decoder``)."""
+        dec = self.manifest["networks"]["decoder"]
+        return "composed" if dec.get("design") == "composed" else "warping" if dec.get("warp") else "plain"
+
+    @property
     def preset(self) -> str:
         return str(self.manifest.get("preset", "cpu"))
 

@@ -40,11 +40,11 @@ def main() -> None:
                 calibrated_driver(a.target, None, options=first_face)}
     from latentcam.latent.bundle import TargetBundle
 
-    manifest = TargetBundle.load(a.target).manifest
+    bundle = TargetBundle.load(a.target)
+    manifest = bundle.manifest
     training = manifest["provenance"].get("training", {})
     results, md = {}, [f"# Target {manifest['name']} driven by {a.clip.name} (cross-identity)", "",
-                       f"Target bundle: `{a.target.name}`, decoder "
-                       f"{'warping' if manifest['networks']['decoder'].get('warp') else 'plain'}, "
+                       f"Target bundle: `{a.target.name}`, decoder {bundle.decoder_kind}, "
                        f"{training.get('steps', '?')} training steps.", ""]
     import os
     import platform

@@ -44,9 +44,7 @@ def main() -> None:
     rows, results = [], {}
     for clip in CLIPS:
         for label, folder in bundles:
-            manifest = TargetBundle.load(Path(folder)).manifest
-            dec = manifest["networks"]["decoder"]
-            kind = "composed" if dec.get("design") == "composed" else "warping" if dec.get("warp") else "plain"
+            kind = TargetBundle.load(Path(folder)).decoder_kind
             for driver_name, driver in (("self-calibrated (live default)", calibrated_driver(Path(folder), None)),
                                         ("raw driver", raw_driver)):
                 r = evaluate_cross(Path(folder), a.clips / clip,

@@ -103,8 +103,7 @@ def main() -> None:
     for spec in a.bundle:
         name, _, folder = spec.partition("=")
         bundle = TargetBundle.load(Path(folder))
-        dec = bundle.manifest["networks"]["decoder"]
-        kind = "composed" if dec.get("design") == "composed" else "warping" if dec.get("warp") else "plain"
+        kind = bundle.decoder_kind
         steps = bundle.manifest["provenance"].get("training", {}).get("steps", "?")
         tiles = []
         with BundleRenderer(bundle) as renderer:
