@@ -305,6 +305,7 @@ class DatasetSource(Protocol):
     def describe(self) -> dict: ...
     def manifest_extra(self, kept_frame_index: np.ndarray) -> dict: ...
     # Optional: ``background_frame`` (int), a source frame to use as the background plate.
+    # ``manifest_extra`` may name a ``neutral_frame``: the target's neutral face (``export``).
 
 
 class VideoSource:

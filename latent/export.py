@@ -158,6 +158,15 @@ def neutral_frames(blendshapes: np.ndarray, fraction: float = 0.1) -> np.ndarray
     return np.argsort(energy)[:k]
 
 
+def target_neutral_rows(data) -> np.ndarray:
+    """Rows whose mean is the target's neutral face (the retargeter's reference): the frame the
+    dataset names as its neutral (``neutral_frame``: a one-photo set's relaxed portrait, its
+    lips closed) when it is in ``data``, else the least expressive tenth of the frames."""
+    named = data.manifest.get("neutral_frame")
+    rows = np.flatnonzero(data.frame_index == named) if named is not None else np.array([], np.int64)
+    return rows[:1] if rows.size else neutral_frames(data.blendshapes)
+
+
 def _pca(codes: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = codes.mean(axis=0)
     _, sv, vt = np.linalg.svd(codes - mean, full_matrices=False)
@@ -237,7 +246,7 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
         cv2.imwrite(str(out / name), bgra)
         files[f"sample_{j:02d}"] = {"name": name}
 
-    calm = neutral_frames(data.blendshapes)
+    calm = target_neutral_rows(data)
     neutral = data.canonical[calm].mean(axis=0)
     neutral_bs = data.blendshapes[calm].mean(axis=0)
     from latentcam.facekit.blendshapes import GROUPS

@@ -14,7 +14,8 @@ driver frame than its mouth (so "eyes closed while smiling" exists even if no dr
 small random head rotations are added; the jaw is opened by rotating the mandible's landmarks
 about the jaw joints (the sample drivers laugh with stretched lips but hardly drop the jaw);
 and the portrait's own expression (a photo smile) is partly or fully removed in some frames,
-using a blendshape → landmark regression fitted on the drivers (frame 1 is fully relaxed).
+using a blendshape → landmark regression fitted on the drivers, with lips parted in the photo
+brought together (``close_lips``; frame 1 is fully relaxed: the target's neutral face).
 Frame 0 is the portrait itself. Every frame's recipe is recorded in the manifest.
 
 The synthesised frames are then tracked again by ``prepare`` (IMAGE mode): the dataset's
@@ -44,7 +45,7 @@ from .eyelids import EyelidStyle, eyelid_style_from_photo, paint_eyelids
 from .mouth import LOWER_INNER, UPPER_INNER, MouthStyle, mouth_style_from_photo, render_mouth
 
 # Bumped whenever the synthesis changes its output, so an old dataset is not taken as current.
-SYNTHESIS_VERSION = 2
+SYNTHESIS_VERSION = 3
 
 # Region mixing: canonical y (cm, +up) where the face changes from "mouth" to "eyes" driver.
 REGION_SPLIT_Y = (-1.2, 0.6)
@@ -67,6 +68,11 @@ JAW_HINGE_YZ = (0.0, -4.0)
 JAW_SOFTNESS_CM = (0.06, 1.2)      # transition width at the midline / beyond the mouth corners
 JAW_OPEN_DEG = (4.0, 24.0)         # range of added jaw rotation
 RELAX_RIDGE = 0.01                 # ridge strength (per frame) of the expression regression
+# Closing parted lips (``close_lips``): the lower lip rises by this share of the gap, the upper
+# lip comes down by the rest; the skin around the mouth follows within an ellipse about the
+# mouth centre of these canonical half-axes (cm), fading as a Gaussian.
+LOWER_LIP_SHARE = 0.6
+LIP_CLOSE_REACH_CM = (3.0, 1.6)
 
 
 def default_driver_clips() -> list[Path]:
@@ -165,8 +171,9 @@ class PhotoOptions:
     max_driver_frames: int | None = None   # per clip (None: all frames)
     mix_regions: float = 0.4               # fraction of frames whose eyes come from another frame
     jaw_fraction: float = 0.4              # fraction of frames with an added jaw opening
-    relax_fraction: float = 0.5            # fraction of frames with the portrait's own
+    relax_fraction: float = 0.6            # fraction of frames with the portrait's own
                                            # expression (e.g. its smile) partly removed
+    relax_range: tuple[float, float] = (0.6, 1.0)   # how much of it is removed in those frames
     jitter_deg: tuple[float, float, float] = (6.0, 4.0, 3.0)       # random yaw/pitch/roll sd
     max_turn_deg: tuple[float, float, float] = (18.0, 12.0, 10.0)  # clamp of the total turn
     expression_gain: float = 1.0           # scale of the transferred deviations
@@ -231,6 +238,36 @@ def expression_offset(drivers: Sequence[DriverTrack], blendshapes: np.ndarray,
     own = np.asarray(blendshapes, np.float64)[EXPRESSION_INDICES]
     # Predicted deformation at ``own`` minus that at all-zero (neutral) blendshapes.
     return (own @ coef).reshape(NUM_LANDMARKS, 3)
+
+
+def close_lips(points: np.ndarray) -> np.ndarray:
+    """Canonical ``points`` (478, 3) with parted lips brought together where they are apart.
+
+    A portrait that smiles with its teeth showing would otherwise keep its lips apart in every
+    relaxed frame, and a driver's neutral face would render as a grin.
+
+    Each inner-lip pair (upper, lower) closes its own gap: the lower lip rises by
+    ``LOWER_LIP_SHARE`` of it, the upper lip comes down by the rest, and the skin around the
+    mouth follows with the gap at its column, fading with the distance from the mouth
+    (``LIP_CLOSE_REACH_CM``). Lips already closed are left as they are; the teeth between
+    parted lips are squeezed out of sight by the warp.
+    """
+    out = np.asarray(points, np.float64).copy()
+    upper, lower = np.array(UPPER_INNER[1:-1]), np.array(LOWER_INNER[1:-1])
+    gap = np.maximum(out[upper, 1] - out[lower, 1], 0.0)         # +y is up: > 0 when parted
+    if not gap.any():
+        return out
+    order = np.argsort(out[upper, 0])
+    column_gap = np.interp(out[:, 0], out[upper, 0][order], gap[order], left=0.0, right=0.0)
+    centre = out[list(LIPS_INNER)].mean(axis=0)
+    reach = np.exp(-np.sum(((out[:, :2] - centre[:2]) / np.array(LIP_CLOSE_REACH_CM)) ** 2, axis=1))
+    mouth_line = (out[upper, 1].mean() + out[lower, 1].mean()) / 2.0
+    share = np.where(out[:, 1] < mouth_line, LOWER_LIP_SHARE, -(1.0 - LOWER_LIP_SHARE))
+    shift = share * column_gap * reach
+    shift[upper] = -(1.0 - LOWER_LIP_SHARE) * gap
+    shift[lower] = LOWER_LIP_SHARE * gap
+    out[:, 1] += shift
+    return out
 
 
 def jaw_weights() -> np.ndarray:
@@ -408,7 +445,7 @@ def make_recipes(drivers: Sequence[DriverTrack], options: PhotoOptions) -> list[
         turn = rel + rng.normal(0.0, 1.0, 3) * np.array(options.jitter_deg)
         turn = np.clip(turn, -np.array(options.max_turn_deg), np.array(options.max_turn_deg))
         jaw = float(rng.uniform(*JAW_OPEN_DEG)) if rng.random() < options.jaw_fraction else 0.0
-        relax = float(rng.uniform(0.3, 1.0)) if rng.random() < options.relax_fraction else 0.0
+        relax = float(rng.uniform(*options.relax_range)) if rng.random() < options.relax_fraction else 0.0
         if i == 1:   # the portrait with its own expression removed: a neutral reference frame
             mouth, eyes, turn, jaw, relax = pool[0], pool[0], np.zeros(3), 0.0, 1.0
         recipes.append(Recipe(mouth, eyes, tuple(float(round(x, 2)) for x in turn), round(jaw, 2),
@@ -422,6 +459,7 @@ class PhotoSource:
     tracking_mode = "image"
     fps = 30.0
     background_frame = 0     # frame 0 is the portrait itself: the background plate
+    neutral_frame = 1        # frame 1 is the relaxed portrait: the target's neutral face
 
     def __init__(self, photo: "str | Path | Portrait", drivers: Sequence[str | Path],
                  options: PhotoOptions = PhotoOptions()):
@@ -445,7 +483,10 @@ class PhotoSource:
         lo, hi = REGION_SPLIT_Y
         self._upper_weight = np.clip((y - lo) / (hi - lo), 0.0, 1.0)[:, None]
         self._jaw_weight = jaw_weights()
-        self._own_expression = expression_offset(self.drivers, face.blendshapes)
+        # The portrait with its own expression removed and its lips closed (frame 1; relaxed
+        # frames move part of the way there).
+        relaxed = close_lips(self._canon - expression_offset(self.drivers, face.blendshapes))
+        self._own_expression = self._canon - relaxed
 
     # --- DatasetSource -------------------------------------------------------------------------
     def count(self) -> int:
@@ -478,6 +519,7 @@ class PhotoSource:
                          r.eyes[0], int(self.drivers[r.eyes[0]].frame_index[r.eyes[1]]), *r.turn,
                          r.jaw_deg, r.relax])
         return {
+            "neutral_frame": self.neutral_frame,
             "photo": {"path": self.path.name, "sha256": self.sha256,
                       "work_scale": self.work_scale, "pose": [round(float(x), 2) for x in self.photo_pose]},
             "drivers": [{"clip": d.name, "sha256": d.sha256, "frames_used": sorted(used[k])}
@@ -495,6 +537,12 @@ class PhotoSource:
         }
 
     # --- synthesis ---------------------------------------------------------------------------
+    @property
+    def neutral_canonical(self) -> np.ndarray:
+        """The portrait's canonical landmarks with its own expression removed and its lips closed
+        (frame 1 before the small deviation of the driver frame it borrows)."""
+        return self._canon - self._own_expression
+
     def target_canonical(self, i: int) -> np.ndarray:
         """The portrait's canonical landmarks with recipe ``i``'s expression and turn."""
         r = self.recipes[i]

@@ -165,6 +165,46 @@ def test_relaxed_frame_removes_the_portraits_smile(photo_dataset, photo_source):
     assert 0 in rows and 1 in rows
     smile = ds.blendshapes[:, [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]].mean(axis=1)
     assert smile[rows.index(1)] < smile[rows.index(0)] - 0.1
+    # The astronaut smiles with her teeth showing (lips 15 % of the mouth width apart, as
+    # MediaPipe re-tracks them); relaxed, they close: before the lips were closed explicitly,
+    # the expression regression alone left them 17 % apart.
+    def lip_gap(canonical):
+        return (canonical[13, 1] - canonical[14, 1]) / np.linalg.norm(canonical[61] - canonical[291])
+    assert lip_gap(ds.canonical[rows.index(0)]) > 0.1
+    assert lip_gap(ds.canonical[rows.index(1)]) < 0.4 * lip_gap(ds.canonical[rows.index(0)])
+
+
+def test_target_neutral_is_the_relaxed_portrait(photo_dataset):
+    """A one-photo target's neutral face (what the retargeter maps a driver's neutral onto) is
+    the relaxed portrait the synthesis names, not a mean of calm-looking frames that still show
+    the photo's parted lips; without that frame the calmest tenth stands in."""
+    from latentcam.latent.export import neutral_frames, target_neutral_rows
+    from latentcam.latent.training_data import load_training_data
+
+    out, _ = photo_dataset
+    data = load_training_data(out, SIZE)
+    assert data.manifest["neutral_frame"] == 1
+    rows = target_neutral_rows(data)
+    assert data.frame_index[rows].tolist() == [1]
+    without = data.subset(data.frame_index != 1)
+    np.testing.assert_array_equal(target_neutral_rows(without), neutral_frames(without.blendshapes))
+
+
+def test_close_lips_closes_only_parted_lips(photo_source):
+    """The photo's parted lips meet after ``close_lips`` while the eyes and nose stay put; a
+    closed mouth is left exactly as it is."""
+    from latentcam.facekit.landmarks import LEFT_EYE, NOSE_TIP
+    from latentcam.latent.mouth import LOWER_INNER, UPPER_INNER
+    from latentcam.latent.photo import close_lips
+
+    photo = photo_source.rig.pose.points.astype(np.float64)
+    upper, lower = list(UPPER_INNER[1:-1]), list(LOWER_INNER[1:-1])
+    assert (photo[upper, 1] - photo[lower, 1]).max() > 0.3         # cm: her teeth show
+    closed = close_lips(photo)
+    np.testing.assert_allclose(closed[upper, 1], closed[lower, 1], atol=1e-9)
+    np.testing.assert_allclose(closed[list(LEFT_EYE)], photo[list(LEFT_EYE)], atol=0.01)
+    assert abs(closed[NOSE_TIP, 1] - photo[NOSE_TIP, 1]) < 0.1       # cm: the upper lip tugs a little
+    np.testing.assert_allclose(close_lips(closed), closed, atol=1e-9)
 
 
 def test_closed_eye_gets_a_lid_not_a_smear(photo_source):

@@ -2,6 +2,6 @@
  "format": "latentcam-bundle-signature",
  "version": 1,
  "alg": "es256",
- "manifest_sha256": "9bf80658beafbc4e8af7e0d41c3c3dfbc59a65b5778f27d1b05f359ad1ce7fae",
- "signature": "MEUCIQDfgGITraCLg52Sgiq77WRmfu+A/smlgWAIDWPIMAFy4wIgYLJXMEfEdCShtJnMM/7hqlhLvhoUda7+Hx2AYXk6FKU="
+ "manifest_sha256": "978a93fcfbcb1cebf8f168102d919abddc3c6739f1e3e366cf471aed1826aa5d",
+ "signature": "MEUCIQCPIq+lJw/657961I+8CiQOfNynxrYgBzf8JHmvOavUAgIgaXN0BOa74/3dtA9lkZvn5HHJfMK3SEPVZJwof3gNLJ4="
 }
