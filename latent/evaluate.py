@@ -219,15 +219,25 @@ def expression_metrics(pred: _Track, ref: _Track) -> dict:
     return out
 
 
+def blendshape_correlations(driver_bs: np.ndarray, render_bs: np.ndarray) -> dict[str, dict]:
+    """Per blendshape of ``REGION_GROUPS``: the driver's standard deviation and the Pearson r
+    between driver and render (None unless it moves in the driver, sd > 0.02, and at all in the
+    render)."""
+    out: dict[str, dict] = {}
+    for names in REGION_GROUPS.values():
+        for name, j in zip(names, indices(names)):
+            a, b = driver_bs[:, j], render_bs[:, j]
+            r = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0.02 and b.std() > 1e-6 else None
+            out[name] = {"driver_sd": float(a.std()), "r": r}
+    return out
+
+
 def region_correlation(driver_bs: np.ndarray, render_bs: np.ndarray) -> dict[str, float | None]:
     """Mean Pearson correlation per region over blendshapes that move in the driver."""
+    each = blendshape_correlations(driver_bs, render_bs)
     out: dict[str, float | None] = {}
     for region, names in REGION_GROUPS.items():
-        rs = []
-        for j in indices(names):
-            a, b = driver_bs[:, j], render_bs[:, j]
-            if a.std() > 0.02 and b.std() > 1e-6:
-                rs.append(float(np.corrcoef(a, b)[0, 1]))
+        rs = [each[n]["r"] for n in names if each[n]["r"] is not None]
         out[region] = float(np.mean(rs)) if rs else None
     return out
 
@@ -431,6 +441,7 @@ def evaluate_cross(bundle_dir: Path, clip: Path, options: EvalOptions = EvalOpti
         drv_bs = np.stack([driven.faces[i].blendshapes for i in ok])
         ren_bs = np.stack([track.blendshapes[i] for i in ok])
         report["blendshape_correlation"] = region_correlation(drv_bs, ren_bs)
+        report["blendshape_correlation_each"] = blendshape_correlations(drv_bs, ren_bs)
         report["blendshape_mae"] = {r: float(np.abs(drv_bs[:, indices(n)] - ren_bs[:, indices(n)]).mean())
                                     for r, n in REGION_GROUPS.items()}
         names = tuple(n for g in REGION_GROUPS.values() for n in g)

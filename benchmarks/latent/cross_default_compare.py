@@ -27,6 +27,23 @@ CLIPS = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
 REGIONS = ("mouth", "eyes", "brows")
 
 
+def each_blendshape(results: dict, label: str) -> list[str]:
+    """Markdown: per blendshape, the driver's sd and r for ``label``'s live-default rows."""
+    keys = [k for k in results if k.endswith(f" / {label} / self-calibrated (live default)")]
+    out = [f"Per blendshape, bundle **{label}** with the live default (a region's r is the mean of "
+           "its blendshapes' r; a blendshape counts where the driver's sd exceeds 0.02):", "",
+           "| blendshape | " + " | ".join(f"{k.split(' / ')[0]}: driver sd, r" for k in keys) + " |",
+           "|---|" + "---|" * len(keys)]
+    names = list(results[keys[0]]["blendshape_correlation_each"]) if keys else []
+    for name in names:
+        cells = []
+        for k in keys:
+            e = results[k]["blendshape_correlation_each"][name]
+            cells.append(f"{e['driver_sd']:.3f}, " + ("–" if e["r"] is None else f"{e['r']:.3f}"))
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", action="append", required=True, metavar="LABEL=DIR")
@@ -67,7 +84,8 @@ def main() -> None:
           "(issue #11 asks ≥ 0.8 for each), their MAE, and the identity leak (0 = the target's face "
           "shape kept, 1 = the driver's).", "",
           "| clip | bundle | driver | mouth r | eyes r | brows r | MAE mouth / eyes / brows | leak |",
-          "|---|---|---|---|---|---|---|---|", *rows]
+          "|---|---|---|---|---|---|---|---|", *rows, "",
+          *each_blendshape(results, bundles[-1][0])]
     results["_run"] = {"date": date, "load_average_start": list(load_start), "load_average_end": list(load_end),
                        "bundles": dict(bundles)}
     (HERE / f"{a.report}.json").write_text(json.dumps(results, indent=1, default=str))
