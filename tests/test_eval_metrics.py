@@ -84,3 +84,26 @@ def test_region_ssim_drops_only_where_the_image_changed(crops):
     assert m["sharpness_ratio"] < 1.0
     same = image_metrics(crop, crop, mask, r)
     assert same["ssim_mouth"] == pytest.approx(1.0) and same["sharpness_ratio"] == pytest.approx(1.0)
+
+
+def test_blendshape_correlation_counts_what_moves_in_the_driver(single_face_clip):
+    """On single_face's real blendshapes (a smile): a render that copies the driver scores r = 1
+    on every moving blendshape, static ones do not count, a render frozen in one blendshape has
+    no r there, and a region's r is the mean of its blendshapes' r."""
+    from latentcam.facekit.blendshapes import INDEX, REGION_GROUPS
+    from latentcam.latent.evaluate import blendshape_correlations, region_correlation
+
+    driver = np.stack([f.blendshapes for _, _, f in tracked_frames(single_face_clip) if f is not None])
+    each = blendshape_correlations(driver, driver)
+    assert each["mouthSmileLeft"]["r"] == pytest.approx(1.0) and each["mouthSmileLeft"]["driver_sd"] > 0.3
+    assert each["mouthFrownLeft"]["r"] is None                     # she never frowns
+    frozen = driver.copy()
+    frozen[:, INDEX["mouthSmileLeft"]] = 0.5
+    smile_reversed = driver.copy()
+    smile_reversed[:, INDEX["mouthSmileRight"]] = 1.0 - smile_reversed[:, INDEX["mouthSmileRight"]]
+    assert blendshape_correlations(driver, frozen)["mouthSmileLeft"]["r"] is None
+    mixed = blendshape_correlations(driver, smile_reversed)
+    assert mixed["mouthSmileRight"]["r"] == pytest.approx(-1.0)
+    moving = [mixed[n]["r"] for n in REGION_GROUPS["mouth"] if mixed[n]["r"] is not None]
+    assert region_correlation(driver, smile_reversed)["mouth"] == pytest.approx(np.mean(moving))
+    assert region_correlation(driver, smile_reversed)["mouth"] < region_correlation(driver, driver)["mouth"]
