@@ -48,7 +48,7 @@ def main() -> None:
             ok, frame = cap.read()
             face = st.tracker.track(frame, i, i / 30.0).face
             r = st.retarget(face, i / 30.0)
-        crop = st.decoder.run(st.encode(r)).copy()
+        crop = st.decoder.run(st.encoder.encode(r)).copy()
     cap.release()
     motion = np.array([[1.02, 0.0, 6.0], [0.0, 1.02, -4.0]])
     load_start = os.getloadavg()

@@ -103,7 +103,7 @@ def run_clip(clip: Path, frames: int | None, sample_at: list[int]):
             if face is None or r is None:
                 i += 1
                 continue
-            crop = st.decoder.run(st.encode(r))
+            crop = st.decoder.run(st.encoder.encode(r))
             frame_to_out = cover_matrix(img.shape[1], img.shape[0], *OUT_SIZE)
             to_crop = alignment_matrix(face.landmarks_px, target.crop_size)
             skin = _skin_region(face.landmarks_px, frame_to_out, to_crop)
