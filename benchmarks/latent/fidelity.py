@@ -539,6 +539,21 @@ NOTES: dict[str, list[str]] = {
         "overall.",
         "",
     ],
+    "fidelity_single_face_256px_40min": [
+        "## Reading these numbers",
+        "",
+        "- 256², 40 minutes per model (three models at once, 1 thread each: ~1,150 steps), not the "
+        "full 60. On this clip OLD (the warping decoder) meets every item-4 target: face SSIM "
+        "0.959, re-tracked blendshape error below the nearest training frame in every region "
+        "(mouth 0.014 vs 0.018, eyes 0.0086 vs 0.0089, brows 0.012 vs 0.018), sharpness 0.99, "
+        "jitter 0.94. NEW (composed, the default target's kind) does not: mouth 0.020 and eyes "
+        "0.014 are above the nearest frame's, and its jitter ratio is 1.14.",
+        "- Weak evidence: 14 held-out frames of a 2.4-second clip that hold the training part's "
+        "smile, then relax (#69–71); the eyes' margin is 0.0003. In "
+        "`side_by_side_fidelity_single_face_256px_40min.png` every model and the nearest frame "
+        "look alike: her teeth in the smile, a closed relaxed mouth at #71.",
+        "",
+    ],
     "fidelity_single_face_128px_8min": [
         "## Reading these numbers",
         "",
