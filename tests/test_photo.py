@@ -165,9 +165,9 @@ def test_relaxed_frame_removes_the_portraits_smile(photo_dataset, photo_source):
     assert 0 in rows and 1 in rows
     smile = ds.blendshapes[:, [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]].mean(axis=1)
     assert smile[rows.index(1)] < smile[rows.index(0)] - 0.1
-    # The astronaut smiles with her teeth showing (lips 15 % of the mouth width apart, as
-    # MediaPipe re-tracks them); relaxed, they close: before the lips were closed explicitly,
-    # the expression regression alone left them 17 % apart.
+    # The astronaut smiles with her teeth showing; relaxed, her lips close (MediaPipe's re-tracked
+    # inner lips, in mouth widths: in the default target's data 15 % apart in the photo, 4 %
+    # relaxed, and 17 % when only the expression regression relaxed her, before ``close_lips``).
     def lip_gap(canonical):
         return (canonical[13, 1] - canonical[14, 1]) / np.linalg.norm(canonical[61] - canonical[291])
     assert lip_gap(ds.canonical[rows.index(0)]) > 0.1
