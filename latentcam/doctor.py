@@ -132,10 +132,9 @@ def check_sound_server() -> Check:
         return Check(name, None, f"{', '.join(missing)} not installed", pulse.INSTALL_FIX)
     try:
         server = pulse.check_server()
-        source = pulse.server_info().get("Default Source", "none")
     except pulse.SoundServerError as exc:
         return Check(name, None, f"no server answers: {exc}", pulse.START_FIX)
-    return Check(name, True, f"{server}; default microphone {source}")
+    return Check(name, True, f"{server.description}; default microphone {server.default_source or 'none'}")
 
 
 def check_gpu() -> list[Check]:

@@ -365,12 +365,13 @@ class AudioDelay:
     def open(self) -> "AudioDelay":
         if not sys.platform.startswith("linux"):
             raise linux_only_error()
-        self.server = pulse.check_server()
+        server = pulse.check_server()
+        self.server = server.description
         if self.relay_options is None:
             self.relay_options = RelayOptions(base_ms=path_base_ms(self.server))
         mic = self.options.mic
         if mic == "@DEFAULT_SOURCE@":
-            mic = pulse.default_source()
+            mic = server.require_default_source()
         if mic in (pulse.MIC_SOURCE, f"{pulse.MIC_SINK}.monitor"):
             raise pulse.SoundServerError(
                 f"the microphone to delay is {mic!r}, latentcam's own output (it would feed itself)",

@@ -80,27 +80,35 @@ def server_info() -> dict[str, str]:
     return info
 
 
-def check_server() -> str:
+@dataclass(frozen=True)
+class ServerInfo:
+    """What latentcam uses of ``pactl info`` (read once per check)."""
+
+    description: str                # e.g. "pulseaudio 16.1", "PulseAudio (on PipeWire 0.3.65) 15.0.0"
+    default_source: str | None      # the default microphone; None when the server has none
+
+    def require_default_source(self) -> str:
+        if self.default_source is None:
+            raise SoundServerError("the sound server has no default microphone",
+                                   hint="name one: --delay-audio MIC (see `pactl list short sources`)")
+        return self.default_source
+
+
+def check_server() -> ServerInfo:
     """Raise ``SoundServerError`` with the fix when the clients or the server are missing;
-    otherwise return a one-line description of the server."""
+    otherwise return what the server says of itself."""
     missing = missing_tools()
     if missing:
         raise SoundServerError(f"{', '.join(missing)} not installed", hint=INSTALL_FIX)
     info = server_info()
-    return f"{info.get('Server Name', 'sound server')} {info.get('Server Version', '')}".strip()
+    source = info.get("Default Source", "")
+    return ServerInfo(f"{info.get('Server Name', 'sound server')} {info.get('Server Version', '')}".strip(),
+                      source if source and source != "n/a" else None)
 
 
 def source_names() -> list[str]:
     return [line.split("\t")[1] for line in pactl("list", "short", "sources").splitlines()
             if line.count("\t") >= 1]
-
-
-def default_source() -> str:
-    name = server_info().get("Default Source", "")
-    if not name or name == "n/a":
-        raise SoundServerError("the sound server has no default microphone",
-                               hint="name one: --delay-audio MIC (see `pactl list short sources`)")
-    return name
 
 
 @dataclass(frozen=True)
@@ -239,6 +247,6 @@ class VirtualMic:
 
 
 __all__ = ["INSTALL_FIX", "MIC_DESCRIPTION", "MIC_SINK", "MIC_SOURCE", "Module", "SoundServerError",
-           "START_FIX", "TOOLS", "VirtualMic", "check_server", "default_source", "list_modules",
+           "START_FIX", "ServerInfo", "TOOLS", "VirtualMic", "check_server", "list_modules",
            "missing_tools", "owner_alive", "pactl", "remove_leftovers", "server_info",
            "source_names"]

@@ -266,7 +266,7 @@ def open_audio_delay(config: LiveConfig, stack: ExitStack, telemetry: Telemetry,
         if error and on_event is not None:
             on_event(f"warning: the delayed microphone stopped: {error}")
 
-    stack.enter_context(audio)
+    audio.open()            # on failure it has removed what it made; closed once, by ``closed``
     stack.callback(closed)
     if on_event is not None:
         on_event(audio.ready_message())

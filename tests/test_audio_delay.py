@@ -38,17 +38,17 @@ def server(tmp_path_factory):
         yield srv
 
 
+def _latentcam_modules(server) -> list[str]:
+    return [m for m in server.modules() if "latentcam.owner=" in m]
+
+
 @pytest.fixture()
 def on_server(server, monkeypatch):
     """This process's pactl/parec/pacat talk to the test server."""
     for key in ("PULSE_SERVER", "PULSE_RUNTIME_PATH"):
         monkeypatch.setenv(key, server.env[key])
     yield server
-    assert not [m for m in server.modules() if "latentcam.owner" in m], "a test left latentcam modules"
-
-
-def _latentcam_modules(server) -> list[str]:
-    return [m for m in server.modules() if "latentcam.owner=" in m]
+    assert not _latentcam_modules(server), "a test left latentcam modules"
 
 
 def _wait(predicate, timeout: float, step: float = 0.05) -> bool:

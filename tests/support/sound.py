@@ -42,7 +42,9 @@ set-default-sink feed
 
 def pulseaudio_missing() -> str | None:
     """Why no test server can start here (None when it can)."""
-    missing = [tool for tool in ("pulseaudio", "pactl", "parec", "pacat") if shutil.which(tool) is None]
+    from latentcam.realtime.pulse import missing_tools
+
+    missing = (["pulseaudio"] if shutil.which("pulseaudio") is None else []) + missing_tools()
     if missing:
         return (f"{', '.join(missing)} not installed (Debian: apt-get install pulseaudio "
                 "pulseaudio-utils; .ci/run installs them)")
