@@ -54,6 +54,7 @@ class CompositeMode(str, Enum):
 
 MODES = tuple(m.value for m in CompositeMode)
 _EYE_CORNERS = [lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER, lm.LEFT_EYE_INNER, lm.LEFT_EYE_OUTER]
+_EDGE_MARGIN = np.ones((5, 5), np.uint8)   # erosion by 2 px (on the 64² statistics images)
 
 
 @dataclass(frozen=True)
@@ -395,7 +396,12 @@ class Compositor:
         ring = cv2.threshold(ring, 127, 255, cv2.THRESH_BINARY)[1]
         if o.colour_match:
             render = cv2.resize(crop_bgra, (small, small), interpolation=cv2.INTER_AREA)
-            render_ring = cv2.bitwise_and(ring, (render[:, :, 3] > 200).astype(np.uint8) * 255)
+            # The render's statistics only where it is opaque and 2 small pixels (1/32 of the
+            # crop) inside its silhouette: the band along the alpha edge holds the target's
+            # hairline and jaw shadow, which biased the matched face brighter (+2 L on the
+            # Wolfgang clip; benchmarks/realtime/seams.md).
+            opaque = cv2.erode((render[:, :, 3] > 250).astype(np.uint8) * 255, _EDGE_MARGIN)
+            render_ring = cv2.bitwise_and(ring, opaque)
             self._colour.update(render, render_ring, driver, ring)
             colour = self._colour.apply(crop_bgra)
         else:

@@ -121,6 +121,21 @@ def test_paste_colour_moves_the_face_to_the_driver_skin(drivers, photo_render):
         assert d_matched < 6.0
 
 
+def test_paste_colour_ignores_the_renders_silhouette_edge(drivers):
+    """The band just inside the render's alpha edge holds the target's hairline and jaw shadow,
+    not skin: darkening it must not change the colour transfer (it did: the statistics took
+    every pixel with alpha > 200, and the matched face came out too bright on the Wolfgang clip)."""
+    for frame, face, render in drivers:
+        solid = (render[:, :, 3] >= 250).astype(np.uint8)
+        band = (solid > 0) & (cv2.erode(solid, np.ones((9, 9), np.uint8)) == 0)   # 4 crop px inside the opaque edge
+        dark = render.copy()
+        dark[band, :3] //= 3
+        _, plain = _paste(CompositeOptions(colour_smoothing=0.0), render, frame, face)
+        _, darkened = _paste(CompositeOptions(colour_smoothing=0.0), dark, frame, face)
+        (g1, o1), (g2, o2) = plain.colour.gain_offset(), darkened.colour.gain_offset()
+        assert np.allclose(g1, g2, atol=0.01) and np.allclose(o1, o2, atol=0.5), (g1, g2, o1, o2)
+
+
 def test_paste_mask_covers_the_face_not_the_targets_hair(drivers, photo_render):
     """The render (whose decoder alpha covers the target's fringe and hair) changes the output only inside
     the driver's face: nothing above the forehead cut, nothing outside the face oval."""
