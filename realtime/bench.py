@@ -115,6 +115,23 @@ def load_state(load_averages: list[list[float] | None], cores: int | None) -> st
     return f"highest 1-minute load average {worst:.1f} on {cores} cores ({state})"
 
 
+def cpu_name() -> str:
+    """The CPU's model name for result files ("Intel(R) Xeon(R) ..."): shared VMs change CPU
+    between runs, and "x86_64" cannot tell them apart. /proc/cpuinfo where there is one,
+    ``platform.processor()`` elsewhere (a model name on Windows, the architecture on macOS)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    """One line naming the machine in a benchmark's result file: CPU model, cores, OS."""
+    return f"{cpu_name()}, {os.cpu_count()} logical cores, {platform.system()}"
+
+
 def machine_info() -> dict:
     import importlib.metadata as md
 
@@ -124,13 +141,7 @@ def machine_info() -> dict:
         except md.PackageNotFoundError:
             return None
 
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_name()
     try:
         from latentcam.engines.gpu import cuda_devices
         gpus = [f"{g.name} ({g.sm}, {g.memory_bytes / 2**30:.0f} GiB)" for g in cuda_devices()]
@@ -559,4 +570,5 @@ def plot_report(report: dict, path: Path) -> None:
 
 
 __all__ = ["BenchOptions", "run_bench", "run_once", "best_lag", "expression_lag", "machine_info",
+           "machine_line", "cpu_name",
            "available_engines", "markdown"]

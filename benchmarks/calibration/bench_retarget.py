@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from latentcam.facekit.blendshapes import GROUPS, indices
 from latentcam.facekit.geometry import canonicalize, head_pose
 from latentcam.facekit.sources import open_source
 from latentcam.facekit.tracker import FaceTracker
+from latentcam.realtime.bench import machine_line
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / ".cache" / "testdata"
@@ -161,7 +161,7 @@ def main() -> None:
     cost = timing(profile_from(faces, times), target_from(tracks[names[1]][0]), faces, times)
     result = {
         "date": dt.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, {platform.system()} "
+        "machine": f"{machine_line()} "
                    "(shared, loaded by other jobs)",
         "pairs": pairs, "cost_per_frame": cost,
     }

@@ -21,10 +21,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import subprocess
 import sys
 from pathlib import Path
+
+from latentcam.realtime.bench import machine_line
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -62,7 +63,7 @@ def main() -> None:
         reports[name] = json.loads((out / "report.json").read_text())
     manifest = json.loads((args.bundle / "manifest.json").read_text())
     result = {"date": dt.date.today().isoformat(), "bundle": manifest.get("name"), "clip": args.clip.name,
-              "machine": f"{platform.machine()}, {platform.system()} (shared, loaded)", "conditions": reports}
+              "machine": f"{machine_line()} (shared, loaded)", "conditions": reports}
     (HERE / "cross_identity.json").write_text(json.dumps(result, indent=1) + "\n")
     regions = list(next(iter(reports.values())).get("blendshape_correlation", {}))
     fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcam.realtime.bench import cpu_name
+
 
 def _decoder(preset: str, size: int, seed: int = 0):
     import torch
@@ -77,7 +79,7 @@ def _versions() -> dict:
 def _machine() -> dict:
     import os
 
-    info = {"host": socket.gethostname(), "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+    info = {"host": socket.gethostname(), "platform": platform.platform(), "cpu": cpu_name(),
             "logical_cpus": os.cpu_count()}
     try:
         info["load_avg_1m"] = os.getloadavg()[0]

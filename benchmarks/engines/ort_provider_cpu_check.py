@@ -13,7 +13,6 @@ Writes the markdown table to stdout.
 from __future__ import annotations
 
 import os
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +23,7 @@ import onnxruntime as ort
 from latentcam.engines import BackendOptions, DecoderModel, load_backend
 from latentcam.engines.postprocess import to_bgra_uint8
 from latentcam.latent.onnx_session import cpu_session
+from latentcam.realtime.bench import machine_line
 
 ASSETS = Path(__file__).resolve().parents[2] / "latentcam" / "assets" / "default_target"
 ROUNDS, PER_ROUND, THREADS = 20, 30, 2
@@ -62,7 +62,7 @@ def main() -> None:
     load_after = os.getloadavg()
 
     print(f"# onnxruntime engine on the CPU provider after the provider work\n")
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()} {os.cpu_count()} cores "
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine_line()} "
           f"(shared), ONNX Runtime {ort.__version__}, provider used: {backend.provider} "
           f"({backend.device}); load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
           f"run under nice. {ROUNDS * PER_ROUND} decodes each, alternating call by call.\n")

@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from latentcam.realtime.bench import machine_line
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
@@ -47,7 +49,6 @@ def main() -> None:
                        f"Target bundle: `{a.target.name}`, decoder {bundle.decoder_kind}, "
                        f"{training.get('steps', '?')} training steps.", ""]
     import os
-    import platform
     import time
 
     load_start = os.getloadavg()
@@ -57,8 +58,8 @@ def main() -> None:
         results[label] = r
         md += [f"## {label}", "", report_markdown(r).split("\n", 2)[2]]
     load_end = os.getloadavg()
-    md[4:4] = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, "
-               f"{os.cpu_count()} CPUs; load average {load_start[0]:.2f} at the start, "
+    md[4:4] = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine_line()}; "
+               f"load average {load_start[0]:.2f} at the start, "
                f"{load_end[0]:.2f} at the end.", ""]
     results["_run"] = {"date": time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
                        "load_average_start": [round(x, 2) for x in load_start],

@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
+
+from latentcam.realtime.bench import machine_line
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -76,7 +77,7 @@ def main() -> None:
     load_end = os.getloadavg()
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     md = ["# Default target driven by other people: before / after (cross-identity)", "",
-          f"{date}; {platform.machine()}, {os.cpu_count()} CPUs; load average {load_start[0]:.2f} at the "
+          f"{date}; {machine_line()}; load average {load_start[0]:.2f} at the "
           f"start, {load_end[0]:.2f} at the end. Made by `benchmarks/latent/cross_default_compare.py` "
           "(all rows in one run).", "",
           "Bundles: " + "; ".join(f"**{label}** `{folder}`" for label, folder in bundles) + ".", "",

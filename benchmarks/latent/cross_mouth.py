@@ -26,11 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+
+from latentcam.realtime.bench import machine_line
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -134,7 +135,7 @@ def main() -> None:
         results[clip]["first_face_rule"] = {k: v for k, v in same_window.items()
                                             if k in ("regions", "provisional_changes", "self_calibrated")}
     load_end = os.getloadavg()
-    info = {"date": started, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    info = {"date": started, "machine": machine_line(),
             "load_average_start": [round(x, 2) for x in load_start],
             "load_average_end": [round(x, 2) for x in load_end], "target": a.target.name,
             "results": results}

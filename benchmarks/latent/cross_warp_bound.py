@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcam.realtime.bench import machine_line
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CLIPS = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
@@ -109,7 +111,7 @@ def main() -> None:
     import cv2
     import mediapipe
 
-    meta = {"date": date, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    meta = {"date": date, "machine": machine_line(),
             "load_average_start": load_start[0], "load_average_end": load_end[0],
             "python": platform.python_version(), "mediapipe": mediapipe.__version__,
             "opencv": cv2.__version__, "seconds": round(time.time() - t0, 1)}

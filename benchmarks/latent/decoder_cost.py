@@ -20,12 +20,13 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from latentcam.realtime.bench import cpu_name
 
 HERE = Path(__file__).resolve().parent
 
@@ -113,7 +114,7 @@ def main() -> None:
     result = {"threads": a.threads, "runs": per_block * a.rounds, "rounds": a.rounds,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "torch": torch.__version__,
               "onnxruntime": ort.__version__,
-              "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+              "cpu": cpu_name(), "cores": os.cpu_count(),
               "load_average_1_5_15": [round(x, 2) for x in load],
               "note": a.note,
               "machine_state": load_state([list(load)], os.cpu_count()),

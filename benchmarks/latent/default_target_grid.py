@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from latentcam.realtime.bench import machine_line
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -118,8 +119,8 @@ def main() -> None:
 
     load = os.getloadavg()
     md = ["# Default target (astronaut): before / after renders", "",
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, "
-          f"{os.cpu_count()} CPUs; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} after the "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine_line()}; "
+          f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} after the "
           f"run; ONNX Runtime {ort.__version__}. Made by "
           "`benchmarks/latent/default_target_grid.py`.", "",
           f"![grid]({a.out}.png)", "",

@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcam.realtime.bench import cpu_name
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
@@ -365,7 +367,7 @@ def _machine(load_start) -> dict:
     if dirty:
         commit += " + uncommitted changes in latent/ or fidelity.py"
     return {"date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "cpu": cpu_name(), "cores": os.cpu_count(),
             "python": platform.python_version(), "torch": torch.__version__,
             "onnxruntime": onnxruntime.__version__, "mediapipe": mp_version,
             "opencv": cv2.__version__, "numpy": np.__version__, "git_commit": commit,

@@ -16,13 +16,14 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from latentcam.realtime.bench import cpu_name
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -135,7 +136,7 @@ def main() -> None:
     load = os.getloadavg()
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": a.size,
               "mediapipe": mediapipe.__version__, "opencv": cv2.__version__,
-              "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+              "cpu": cpu_name(), "cores": os.cpu_count(),
               "load_average_1_5_15": [round(x, 2) for x in load], "note": a.note, "rows": rows}
     (HERE / "occlusion.json").write_text(json.dumps(result, indent=1))
     md = ["# Occluded training frames: hands over the face, per sample clip", "",

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from latentcam.realtime.bench import cpu_name
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -217,7 +218,7 @@ def main() -> None:
               "steps_per_model": a.steps if a.minutes is None else None,
               "minutes_per_model": a.minutes, "train_frames": TRAIN_FRAMES, "held_out": HELD_OUT,
               "occluded_train_frames": int(data.occluded.sum()), "train_frames_n": len(data),
-              "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+              "torch": torch.__version__, "cpu": cpu_name(),
               "cores": os.cpu_count(), "load_average_1_5_15": [round(x, 2) for x in load],
               "note": a.note, "rows": rows}
     (HERE / "occlusion_training.json").write_text(json.dumps(result, indent=1))

@@ -20,12 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from latentcam.realtime.bench import cpu_name
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -107,7 +108,7 @@ def main() -> None:
 
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": SIZE,
               "every": a.every, "opencv": cv2.__version__, "mediapipe": mediapipe.__version__,
-              "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+              "cpu": cpu_name(), "cores": os.cpu_count(),
               "load_average_1_5_15": [round(x, 2) for x in load], "note": a.note, "rows": rows}
     (HERE / "sharpness_measure.json").write_text(json.dumps(result, indent=1))
     md = ["# Sharpness measure: response to blur, noise and a pasted edge on real crops", "",

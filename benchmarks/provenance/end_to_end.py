@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 
 from latentcam.provenance.attacks import encode_h264
+from latentcam.realtime.bench import machine_line
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -110,7 +111,7 @@ def main() -> None:
 
     result = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "machine": machine_line(),
         "load_avg_1m_start": load_start, "load_avg_1m_end": os.getloadavg()[0],
         "versions": {"python": platform.python_version(), "c2pa-python": c2pa.__version__, "opencv": cv2.__version__},
         "demo_frames": len(frames), "demo_size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",

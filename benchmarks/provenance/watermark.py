@@ -39,6 +39,7 @@ import numpy as np
 from latentcam.provenance.attacks import h264_roundtrip, jpeg_roundtrip, rescale
 from latentcam.provenance.watermark import (WatermarkDetector, WatermarkEmbedder, WatermarkOptions,
                                             bundle_id_from_manifest, check_codeword, encode_payload, psnr)
+from latentcam.realtime.bench import machine_line
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -239,7 +240,7 @@ def main() -> None:
 
     report = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "machine": machine_line(),
         "load_avg_1m_start": load_start[0], "load_avg_1m_end": os.getloadavg()[0],
         "opencv_threads": cv2.getNumThreads(),
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__,

@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from support.sound import RunningServer, SoundServer, bursts, lags_ms, pulseaudio_missing  # noqa: E402
 
 from latentcam.realtime.audio_delay import AudioRelay, RelayOptions, path_base_ms  # noqa: E402
+from latentcam.realtime.bench import machine_line  # noqa: E402
 
 EVERY_S = 0.4
 STEADY = (40.0, 60.0, 100.0, 200.0, 300.0)   # + the base, below the chirp spacing
@@ -221,8 +222,7 @@ def main() -> None:
         server.name = name
         o = RelayOptions(base_ms=path_base_ms(name))
         report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
-                             f"{platform.system()} {platform.release()}",
+                  "machine": f"{machine_line()} {platform.release()}",
                   "versions": _versions(), "server": name, "load_start": load_start,
                   "options": {k: getattr(o, k) for k in ("block_ms", "out_latency_ms", "base_ms",
                                                          "min_fill_ms", "max_rate", "jump_ms")},

@@ -24,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from latentcam.realtime.bench import machine_line
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
@@ -74,7 +76,7 @@ def main() -> None:
                              "ms_p90": round(float(np.percentile(t, 90)), 3)})
     load_end = os.getloadavg()
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    info = {"date": date, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+    info = {"date": date, "machine": machine_line(),
             "python": platform.python_version(), "opencv": cv2.__version__,
             "onnxruntime": onnxruntime.__version__, "runs": a.runs,
             "load_average_start": [round(x, 2) for x in load_start],

@@ -35,6 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from latentcam.realtime.bench import machine_line
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CLIPS = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
@@ -189,7 +191,7 @@ def main() -> None:
                    for m, lg in VARIANTS]
             rows_png.append(np.hstack(row))
     load_end = os.getloadavg()
-    info = {"date": started, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+    info = {"date": started, "machine": machine_line(),
             "python": platform.python_version(), "opencv": cv2.__version__,
             "onnxruntime": onnxruntime.__version__, "numpy": np.__version__,
             "load_average_start": [round(x, 2) for x in load_start],

@@ -19,6 +19,7 @@ import numpy as np
 
 from latentcam.facekit.sources import open_source
 from latentcam.facekit.tracker import FaceTracker, TrackerOptions, TrackingMode
+from latentcam.realtime.bench import machine_line
 
 HERE = Path(__file__).resolve().parent
 CLIP = HERE.parent.parent / ".cache" / "testdata" / "single_face.mp4"
@@ -62,7 +63,7 @@ def main() -> None:
 
     results = {
         "date": dt.date.today().isoformat(),
-        "machine": f"{platform.processor() or platform.machine()}, {cv2.getNumberOfCPUs()} CPUs, {platform.system()}",
+        "machine": machine_line(),
         "versions": {"mediapipe": mediapipe.__version__, "opencv": cv2.__version__, "python": platform.python_version()},
         "input": f"{CLIP.name} {frames[0].shape[1]}x{frames[0].shape[0]}, {len(frames)} frames x {args.rounds} rounds",
         "variants": {name: {"p50_ms": float(np.percentile(t, 50)), "p95_ms": float(np.percentile(t, 95)),
