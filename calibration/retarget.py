@@ -14,6 +14,13 @@ eye corners in eye widths, so the gaze direction survives any eye shape.
 Head pose: target neutral pose + (driver pose - driver neutral pose), clamped to the range the
 target was trained on. Blendshapes: target resting scores + gain × the driver's change.
 
+Lower face: where the target has a blendshape rig (``calibration.rig``: how the target's own
+frames move their lips, jaw and cheeks per blendshape), its lower-face points are placed by the
+rig from the retargeted blendshapes instead (``lower_face_rig`` = the share taken from the rig).
+The landmark deltas of a mouth carry the driver's mouth shape as well as its motion: a driver
+whose calm mouth hangs open, or who never rests, moves the target's lips less than their own,
+while blendshape scores are the same for everyone (``benchmarks/latent/cross_default_compare.md``).
+
 Absolute mode uses the driver's landmarks as they are (only scaled and placed onto the target
 by a similarity fit on the stable points), the raw head pose (clamped) and raw blendshapes.
 
@@ -103,6 +110,8 @@ class RetargetOptions:
     self_calibration: NeutralCaptureOptions = NeutralCaptureOptions(seconds=1.0)
     provisional_margin: float = 0.05        # a provisional neutral is replaced by a face this
                                             # much more neutral (``neutrality`` units), not less
+    lower_face_rig: float = 1.0             # share of the lower face placed by the target's
+                                            # blendshape rig (0: landmark deltas only)
     # A reference-pose reset is taken wherever the user is looking (no frontal check).
     recalibration: NeutralCaptureOptions = NeutralCaptureOptions(seconds=0.5, require_frontal=False)
 
@@ -111,6 +120,8 @@ class RetargetOptions:
             raise ValueError(f"provisional_margin must be a finite number >= 0, got {self.provisional_margin}")
         if self.sensitivity is not None and not (0.0 < self.sensitivity <= 10.0):
             raise ValueError(f"sensitivity must be in (0, 10], got {self.sensitivity}")
+        if not (np.isfinite(self.lower_face_rig) and 0.0 <= self.lower_face_rig <= 1.0):
+            raise ValueError(f"lower_face_rig must be in [0, 1], got {self.lower_face_rig}")
         for name, gain in self.region_gain.items():
             if name not in lm.REGIONS:
                 raise ValueError(f"unknown region {name!r} in region_gain; known: {sorted(lm.REGIONS)}")
@@ -409,16 +420,26 @@ class Retargeter:
             out_bs = b
         else:
             out = self._target_points + self._gains * (p - ref.points)
+            out_bs = target.neutral_blendshapes + self._bs_gain * (b - ref.blendshapes)
+            self._place_lower_face(out, np.clip(out_bs, 0.0, 1.0))
             self._keep_lids_apart(out, p)
             for k, eye in enumerate(_EYES):
                 self._place_iris(out, p, eye, self._driver_gaze[k], self._target_gaze[k], self._gaze_gain[k])
             out_pose = target.neutral_pose + _angle_diff(pose, ref.pose) * self._pose_sign
-            out_bs = target.neutral_blendshapes + self._bs_gain * (b - ref.blendshapes)
         return RetargetedFace(
             points=out.astype(np.float32),
             pose=np.clip(out_pose, target.pose_min, target.pose_max).astype(np.float32),
             blendshapes=np.clip(out_bs, 0.0, 1.0).astype(np.float32),
         )
+
+    def _place_lower_face(self, out: np.ndarray, blendshapes: np.ndarray) -> None:
+        """The target's rig points where its own frames put them for these scores, mixed with
+        the landmark-delta placement by ``lower_face_rig`` (in place; no rig: unchanged)."""
+        rig, share = self.target.blendshape_rig, self.options.lower_face_rig
+        if rig is None or share <= 0.0:
+            return
+        placed = self._target_points[rig.points] + rig.offsets(blendshapes - self.target.neutral_blendshapes)
+        out[rig.points] = share * placed + (1.0 - share) * out[rig.points]
 
     @staticmethod
     def _keep_lids_apart(out: np.ndarray, p: np.ndarray) -> None:

@@ -18,6 +18,7 @@ from latentcam.facekit.landmarks import NUM_LANDMARKS
 
 from .arrays import checked_array
 from .measures import MEASURES
+from .rig import BlendshapeRig
 
 
 class TargetGeometryError(InputError, ValueError):
@@ -39,6 +40,7 @@ class TargetGeometry:
     ranges:              optional widest expression per measure (``calibration.measures`` names,
                          e.g. {"smile": 0.9}); absent measures scale 1.0.
     blendshape_ranges:   optional widest score per ``facekit.blendshapes.GROUPS`` name.
+    blendshape_rig:      optional lower-face rig (``calibration.rig``); None: landmark deltas only.
     """
 
     neutral_points: np.ndarray
@@ -48,6 +50,7 @@ class TargetGeometry:
     neutral_blendshapes: np.ndarray | None = None
     ranges: Mapping[str, float] = field(default_factory=dict)
     blendshape_ranges: Mapping[str, float] = field(default_factory=dict)
+    blendshape_rig: BlendshapeRig | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -58,6 +61,9 @@ class TargetGeometry:
         bs = (np.zeros(NUM_BLENDSHAPES) if self.neutral_blendshapes is None
               else self.neutral_blendshapes)
         set_(self, "neutral_blendshapes", _array("neutral_blendshapes", bs, (NUM_BLENDSHAPES,)))
+        if self.blendshape_rig is not None and not isinstance(self.blendshape_rig, BlendshapeRig):
+            raise TargetGeometryError(
+                f"blendshape_rig must be a BlendshapeRig, got {type(self.blendshape_rig).__name__}")
         if np.any(self.pose_min > self.pose_max):
             raise TargetGeometryError(
                 f"target pose range is inverted: min {self.pose_min.tolist()} > max "
@@ -75,8 +81,10 @@ class TargetGeometry:
                 raise TargetGeometryError(f"target blendshape range {name!r} must be >= 0")
 
     @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any]) -> "TargetGeometry":
-        """Build from a target bundle manifest (a plain dict; this package never imports latent).
+    def from_manifest(cls, manifest: Mapping[str, Any],
+                      blendshape_rig: BlendshapeRig | None = None) -> "TargetGeometry":
+        """Build from a target bundle manifest (a plain dict; this package never imports latent)
+        and the bundle's rig when it has one (``BlendshapeRig.load`` of its ``rig.safetensors``).
 
         Reads ``neutral_canonical`` (478×3) and ``pose_range`` ({"yaw"|"pitch"|"roll": [min, max]});
         optional ``neutral_pose`` ([yaw, pitch, roll]; default 0,0,0 clamped into the range),
@@ -99,4 +107,5 @@ class TargetGeometry:
         return cls(neutral_points=neutral, pose_min=lo, pose_max=hi, neutral_pose=neutral_pose,
                    neutral_blendshapes=manifest.get("neutral_blendshapes"),
                    ranges=dict(manifest.get("expression_ranges") or {}),
-                   blendshape_ranges=dict(manifest.get("blendshape_ranges") or {}))
+                   blendshape_ranges=dict(manifest.get("blendshape_ranges") or {}),
+                   blendshape_rig=blendshape_rig)

@@ -23,10 +23,12 @@ from latentcam.facekit.blendshapes import REGION_GROUPS, indices
 from .bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ONNX_OPSET, TargetBundle, write_manifest
 from .decoder import Decoder, DecoderConfig, build_decoder
 from .encoder import Encoder, EncoderConfig
-from .features import FEATURE_SIZE, POINT_SCALE, POSE_SCALE
+from .features import FEATURE_SIZE, POINT_SCALE, POSE_SCALE, lower_face_points
 
 ENCODER_IO = ("features", "z")
 DECODER_IO = ("z", "image")
+RIG_FILE = "rig.safetensors"   # read by calibration.rig.BlendshapeRig.load (same name there)
+RIG_RIDGE = 0.01               # ridge strength per frame of the blendshape rig (scores 0..1, cm)
 
 
 def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, input_name: str,
@@ -167,6 +169,24 @@ def target_neutral_rows(data) -> np.ndarray:
     return rows[:1] if rows.size else neutral_frames(data.blendshapes)
 
 
+def fit_blendshape_rig(data, ridge: float = RIG_RIDGE) -> tuple[dict[str, np.ndarray], int]:
+    """The target's lower face per blendshape (``calibration.rig``): how far each lower-face
+    point of the target's own frames moves per unit of each score, a ridge regression through the
+    neutral face (``target_neutral_rows``) on the frames nothing covers. Returns the arrays of
+    ``rig.safetensors`` — ``points`` (n,) int64, ``displacement`` (52, n, 3) float32 — and the
+    number of frames fitted."""
+    calm = target_neutral_rows(data)
+    points = lower_face_points()
+    keep = ~data.occluded
+    if keep.sum() < 2 * data.blendshapes.shape[1]:
+        keep = np.ones(len(data.blendshapes), bool)   # too few clear frames: use them all
+    x = data.blendshapes[keep].astype(np.float64) - data.blendshapes[calm].astype(np.float64).mean(axis=0)
+    y = (data.canonical[keep][:, points].astype(np.float64)
+         - data.canonical[calm][:, points].astype(np.float64).mean(axis=0)).reshape(int(keep.sum()), -1)
+    a = np.linalg.solve(x.T @ x + ridge * len(x) * np.eye(x.shape[1]), x.T @ y)
+    return {"points": points, "displacement": a.reshape(x.shape[1], len(points), 3).astype(np.float32)}, len(x)
+
+
 def _pca(codes: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = codes.mean(axis=0)
     _, sv, vt = np.linalg.svd(codes - mean, full_matrices=False)
@@ -217,6 +237,9 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
     # safetensors writes raw memory: every array must be C-contiguous.
     save_file({k: np.ascontiguousarray(v) for k, v in stats.items()}, str(out / "latent.safetensors"))
 
+    rig, rig_frames = fit_blendshape_rig(data)
+    save_file({k: np.ascontiguousarray(v) for k, v in rig.items()}, str(out / RIG_FILE))
+
     for path in (export_encoder_onnx(encoder, out / "encoder.onnx"),
                  export_decoder_onnx(decoder, out / "decoder.onnx")):
         store_initializers_as_fp16(path)
@@ -224,7 +247,8 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
     dec_err = _check_onnx(out / "decoder.onnx", decoder, torch.from_numpy(codes[:1]), "decoder")
 
     files = {"weights": {"name": "weights.safetensors"}, "latent": {"name": "latent.safetensors"},
-             "encoder_onnx": {"name": "encoder.onnx"}, "decoder_onnx": {"name": "decoder.onnx"}}
+             "encoder_onnx": {"name": "encoder.onnx"}, "decoder_onnx": {"name": "decoder.onnx"},
+             "rig": {"name": RIG_FILE}}
     background = None
     src_bg = data.path / "background.png"
     bg_align = data.manifest.get("background_alignment")
@@ -278,6 +302,9 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
         "neutral_pose": np.round(data.pose[calm].mean(axis=0), 3).tolist(),
         "neutral_blendshapes": np.round(neutral_bs, 5).tolist(),
         "blendshape_ranges": bs_ranges,
+        # calibration.rig: the lower face placed from the retargeted blendshapes.
+        "blendshape_rig": {"file": RIG_FILE, "points": int(len(rig["points"])), "ridge": RIG_RIDGE,
+                           "frames": rig_frames},
         "background": background,
         "provenance": {"dataset": str(data.path), "dataset_source": src,
                        "synthetic": bool(data.manifest.get("synthetic", False)),

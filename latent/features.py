@@ -78,6 +78,12 @@ def feature_layout() -> FeatureLayout:
     return FeatureLayout(np.array(upper), np.array(lower), np.array(shared))
 
 
+def lower_face_points() -> np.ndarray:
+    """Mesh landmark indices below ``feature_layout``'s split row (lips, chin, jaw, lower cheeks):
+    the points a target's blendshape rig places (``calibration.rig``)."""
+    return np.flatnonzero(load_canonical_face().vertices[:, 1] < _split_row_cm()).astype(np.int64)
+
+
 def crop_split_row(size: int) -> float:
     """The crop row (pixels, in a ``size``² alignment crop) matching ``feature_layout``'s split."""
     from latentcam.facekit.geometry import CROP_CENTRE_Y, CROP_CM_PER_SIDE

@@ -171,6 +171,10 @@ def register(app: typer.Typer) -> None:
         invert_yaw: bool = typer.Option(False, "--invert-yaw", help="Turn the target's head the other way."),
         invert_pitch: bool = typer.Option(False, "--invert-pitch", help="Nod the target's head the other way."),
         invert_roll: bool = typer.Option(False, "--invert-roll", help="Tilt the target's head the other way."),
+        lower_face_rig: Optional[float] = typer.Option(
+            None, "--lower-face-rig", min=0.0, max=1.0,
+            help="Share of the target's lips and jaw placed from your blendshapes by the target's own rig "
+                 "(default 1; 0 = moved by your landmarks)."),
         config: Optional[Path] = typer.Option(None, "--config", help="TOML settings file (flags override it)."),
         save_config_to: Optional[Path] = typer.Option(None, "--save-config", help="Write the final settings (incl. live changes) here on exit."),
         stats: Optional[Path] = typer.Option(None, "--stats", help="Write telemetry JSON here on exit."),
@@ -200,6 +204,7 @@ def register(app: typer.Typer) -> None:
             "retarget.invert_yaw": True if invert_yaw else None,
             "retarget.invert_pitch": True if invert_pitch else None,
             "retarget.invert_roll": True if invert_roll else None,
+            "retarget.lower_face_rig": lower_face_rig,
             **_provenance_overrides(no_watermark, sign_cert, sign_key, require_signed),
             "audio.delay": True if delay_audio is not None else None, "audio.mic": delay_audio,
         }

@@ -134,8 +134,12 @@ class RetargetConfig:
     invert_yaw: bool = False         # turn the target's head the other way (left/right)
     invert_pitch: bool = False       # nod the other way (up/down)
     invert_roll: bool = False        # tilt the other way
+    lower_face_rig: float = 1.0      # share of the lower face placed by the target's blendshape
+                                     # rig (0 = landmark deltas only; targets without a rig: 0)
 
     def validate(self) -> None:
+        if not (0.0 <= self.lower_face_rig <= 1.0):
+            raise ConfigError(f"retarget.lower_face_rig must be in [0, 1]; got {self.lower_face_rig}")
         if self.mode not in RETARGET_MODES:
             raise ConfigError(f"retarget.mode must be one of {', '.join(RETARGET_MODES)}; got {self.mode!r}")
         if self.sensitivity is not None and not (0.0 < self.sensitivity <= 10.0):

@@ -91,7 +91,7 @@ def retarget_options(config: LiveConfig):
     r = config.retarget
     return RetargetOptions(mode=RetargetMode(r.mode), sensitivity=r.sensitivity, mirror=r.mirror,
                            invert_yaw=r.invert_yaw, invert_pitch=r.invert_pitch,
-                           invert_roll=r.invert_roll)
+                           invert_roll=r.invert_roll, lower_face_rig=r.lower_face_rig)
 
 
 @dataclass

@@ -94,10 +94,17 @@ def load_live_target(directory: Path | str | None = None, require_signed: bool =
 def target_geometry(target: LiveTarget):
     """The retargeter's view of ``target`` (``calibration.TargetGeometry``), read from the bundle
     manifest with its pose range, neutral face and expression / blendshape ranges. ``live`` and
-    ``eval`` both build it here, so what ``eval`` measures is what ``live`` does."""
-    from latentcam.calibration import TargetGeometry
+    ``eval`` both build it here, so what ``eval`` measures is what ``live`` does. A bundle with a
+    ``rig`` file (exported since the blendshape rig) brings the target's lower-face rig."""
+    from latentcam.calibration import BlendshapeRig, RigError, TargetGeometry
 
-    return TargetGeometry.from_manifest(target.bundle.manifest)
+    rig = None
+    if "rig" in target.bundle.manifest["files"]:
+        try:
+            rig = BlendshapeRig.load(target.bundle.file("rig"))
+        except RigError as exc:
+            raise TargetError(f"{target.directory}: {exc}") from None
+    return TargetGeometry.from_manifest(target.bundle.manifest, rig)
 
 
 def make_retargeter(target: LiveTarget, profile: Path | str | None, options):

@@ -1,0 +1,83 @@
+"""The target's blendshape rig: how the target's own lower face moves per blendshape.
+
+Landmark deltas carry a driver's mouth onto the target only as well as the two mouths' rest
+shapes agree: a driver whose calm mouth hangs open, or a target photographed smiling, shrinks
+or bends every lip movement, and the encoder — trained on MediaPipe's reading of the *target's*
+frames — is then asked for lower-face points it never saw with those blendshapes
+(``benchmarks/latent/cross_feature_gap.md``). Blendshape scores are made to be the same for
+everyone, so the retargeter can instead place the target's lower face where the *target's* own
+frames put it for the retargeted scores::
+
+    points[rig.points] = target_neutral[rig.points] + (blendshapes - target_rest) · rig.displacement
+
+``displacement`` (52, n, 3) is a ridge regression through the neutral face, fitted at export on
+the target's training observations (``latent.export.fit_blendshape_rig``) and stored in the
+bundle as ``rig.safetensors``. Through the neutral: the target's resting scores give the target's
+neutral face exactly, so a driver at rest still shows the target at rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from latentcam.facekit.blendshapes import NUM_BLENDSHAPES
+from latentcam.facekit.errors import InputError
+from latentcam.facekit.landmarks import NUM_LANDMARKS
+
+RIG_FILE = "rig.safetensors"
+
+
+class RigError(InputError, ValueError):
+    """A target bundle's blendshape rig is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class BlendshapeRig:
+    points: np.ndarray         # (n,) int64 landmark indices the rig places
+    displacement: np.ndarray   # (52, n, 3) float32 cm per unit of each blendshape score
+
+    def __post_init__(self) -> None:
+        points = np.asarray(self.points)
+        disp = np.asarray(self.displacement, dtype=np.float32)
+        fix = "re-export the target bundle"
+        if points.ndim != 1 or not np.issubdtype(points.dtype, np.integer) or points.size == 0:
+            raise RigError(f"blendshape rig: points must be a non-empty 1-D integer array; {fix}")
+        if points.min() < 0 or points.max() >= NUM_LANDMARKS or len(np.unique(points)) != points.size:
+            raise RigError(f"blendshape rig: points must be distinct landmark indices "
+                           f"0..{NUM_LANDMARKS - 1}; {fix}")
+        if disp.shape != (NUM_BLENDSHAPES, points.size, 3):
+            raise RigError(f"blendshape rig: displacement has shape {disp.shape}, expected "
+                           f"({NUM_BLENDSHAPES}, {points.size}, 3); {fix}")
+        if not np.all(np.isfinite(disp)):
+            raise RigError(f"blendshape rig: displacement contains NaN or infinite values; {fix}")
+        object.__setattr__(self, "points", points.astype(np.int64))
+        object.__setattr__(self, "displacement", disp)
+        object.__setattr__(self, "_flat", disp.reshape(NUM_BLENDSHAPES, -1).astype(np.float64))
+
+    def offsets(self, delta_blendshapes: np.ndarray) -> np.ndarray:
+        """(n, 3) float64: the rig's points moved from the neutral for scores this far from rest."""
+        return (np.asarray(delta_blendshapes, np.float64) @ self._flat).reshape(-1, 3)
+
+    def save(self, path: Path) -> None:
+        from safetensors.numpy import save_file
+
+        save_file({"points": np.ascontiguousarray(self.points),
+                   "displacement": np.ascontiguousarray(self.displacement)}, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> "BlendshapeRig":
+        """Read a rig file (safetensors: plain arrays, nothing executed)."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        try:
+            tensors = load_file(str(path))
+        except (OSError, SafetensorError) as exc:
+            raise RigError(f"cannot read the blendshape rig {path}: {exc}; re-export the target bundle") from None
+        missing = {"points", "displacement"} - set(tensors)
+        if missing:
+            raise RigError(f"blendshape rig {path} lacks {sorted(missing)}; re-export the target bundle")
+        return cls(tensors["points"], tensors["displacement"])
