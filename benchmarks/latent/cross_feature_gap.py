@@ -1,14 +1,16 @@
 """Where the default target's decoder loses against the photo warp: its input features.
 
-    .venv/bin/python benchmarks/latent/cross_feature_gap.py
+    .venv/bin/python benchmarks/latent/cross_feature_gap.py \
+        [--bundle LABEL=DIR ...]     # default: the embedded target
 
 ``cross_warp_bound.md`` warps the astronaut photo itself to each retargeted driver frame; through
-the embedded target's encoder and decoder (``cross_default_compare.md``) the same frames follow
-the driver less well (Wolfgang mouth r 0.655 → 0.561). The target was trained on *re-tracked*
-features — MediaPipe's reading of each synthetic frame — while live it is fed the retargeter's
-*intended* geometry and blendshapes. This script measures how much of the loss that mismatch
-explains: each driver frame is retargeted as ``live`` does, the photo warped there and tracked
-again, and the encoder is fed, per row:
+the embedded target's encoder and decoder (``cross_default_compare.md``) the same frames followed
+the driver less well before the blendshape rig (Wolfgang mouth r 0.655 → 0.561). The target was
+trained on *re-tracked* features — MediaPipe's reading of each synthetic frame — while live it
+is fed the retargeter's *intended* geometry and blendshapes. This script measures how much of
+the loss that mismatch explains, per bundle (``--bundle LABEL=DIR``; with and without a rig):
+each driver frame is retargeted as ``live`` does, the photo warped there and tracked again, and
+the encoder is fed, per row:
 
 * **live features** — the retargeter's points and blendshapes (what ``live`` does);
 * **points re-tracked** — MediaPipe's points of the warped photo, the retargeter's blendshapes;
@@ -42,9 +44,12 @@ WARP_SIZE = 512   # the warped photo is tracked at this size (MediaPipe sees a f
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=Path, default=REPO / ".cache/testdata")
-    ap.add_argument("--bundle", type=Path, default=REPO / "latentcam/assets/default_target")
+    ap.add_argument("--bundle", action="append", metavar="LABEL=DIR",
+                    help="a bundle to measure (repeatable; default: the embedded target)")
     ap.add_argument("--report", default="cross_feature_gap")
     a = ap.parse_args()
+    bundles = [(label, Path(folder)) for label, folder in
+               (spec.partition("=")[::2] for spec in (a.bundle or [f"embedded={REPO / 'latentcam/assets/default_target'}"]))]
 
     from latentcam.eval_command import calibrated_driver
     from latentcam.facekit.geometry import alignment_matrix, canonicalize, warp_to_crop
@@ -61,8 +66,8 @@ def main() -> None:
         px = photo.landmarks_from_canonical(np.asarray(points, np.float64))
         return np.ascontiguousarray(warp_to_crop(photo.rig.render(px), alignment_matrix(px, WARP_SIZE), WARP_SIZE))
 
-    def driver_with(tracker: FaceTracker, points_from_warp: bool, blendshapes_from_warp: bool):
-        live = calibrated_driver(a.bundle, None)
+    def driver_with(bundle: Path, tracker: FaceTracker, points_from_warp: bool, blendshapes_from_warp: bool):
+        live = calibrated_driver(bundle, None)
         count = {"frames": 0, "warp_not_tracked": 0}
 
         def driver(face):
@@ -84,25 +89,28 @@ def main() -> None:
 
     rows, results = [], {}
     for clip in CLIPS:
-        for name, (pts, bs) in ROWS.items():
-            with FaceTracker() as tracker:
-                driver, count = driver_with(tracker, pts, bs)
-                r = evaluate_cross(a.bundle, a.clips / clip, EvalOptions(), driver)
-            corr = r["blendshape_correlation"]
-            results[f"{clip} / {name}"] = {**r, "warp_not_tracked": count["warp_not_tracked"]}
-            rows.append(f"| {clip} | {name} | " + " | ".join(f"{corr[g]:.3f}" for g in REGIONS)
-                        + f" | {count['warp_not_tracked']} |")
-            print(rows[-1], flush=True)
+        for label, bundle in bundles:
+            for name, (pts, bs) in ROWS.items():
+                with FaceTracker() as tracker:
+                    driver, count = driver_with(bundle, tracker, pts, bs)
+                    r = evaluate_cross(bundle, a.clips / clip, EvalOptions(), driver)
+                corr = r["blendshape_correlation"]
+                results[f"{clip} / {label} / {name}"] = {**r, "warp_not_tracked": count["warp_not_tracked"]}
+                rows.append(f"| {clip} | {label} | {name} | " + " | ".join(f"{corr[g]:.3f}" for g in REGIONS)
+                            + f" | {count['warp_not_tracked']} |")
+                print(rows[-1], flush=True)
     load_end = os.getloadavg()
     meta = {**info, "load_average_at_end": list(load_end), "seconds": round(time.time() - t0, 1),
-            "bundle": str(a.bundle.relative_to(REPO) if a.bundle.is_relative_to(REPO) else a.bundle)}
+            "bundles": {label: str(b.resolve().relative_to(REPO) if b.resolve().is_relative_to(REPO) else b)
+                        for label, b in bundles}}
     (HERE / f"{a.report}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
     per_bs = _each_blendshape(results)
     md = ["# Default target: how much of the decoder's loss is its input features", "",
           f"{meta['date_utc']}; {meta['cpu']}, {meta['logical_cores']} logical cores, {meta['os']}; "
           f"load average {meta['load_average_at_start'][0]:.2f} at the start, {load_end[0]:.2f} at the "
           f"end; Python {meta['versions']['python']}, MediaPipe {meta['versions']['mediapipe']}, "
-          f"ONNX Runtime {meta['versions']['onnxruntime']}. Bundle `{meta['bundle']}`. Made by "
+          f"ONNX Runtime {meta['versions']['onnxruntime']}. Bundles: "
+          + "; ".join(f"**{label}** `{path}`" for label, path in meta["bundles"].items()) + ". Made by "
           f"`benchmarks/latent/cross_feature_gap.py` (all rows in one run, {meta['seconds']:.0f} s).", "",
           "Each driver frame retargeted as `live` does (self-calibrating); the encoder is fed the "
           "retargeter's features, or the features MediaPipe reads from the astronaut photo *warped* to "
@@ -110,11 +118,13 @@ def main() -> None:
           "Per-region correlation between the driver's blendshapes and the render's re-tracked ones, "
           "as in `cross_default_compare.md`; *warp not tracked*: frames where the warp lost the face "
           "and the live features were kept.", "",
-          "| clip | encoder input | mouth r | eyes r | brows r | warp not tracked |",
-          "|---|---|---|---|---|---|", *rows, "", *per_bs, "",
+          "| clip | bundle | encoder input | mouth r | eyes r | brows r | warp not tracked |",
+          "|---|---|---|---|---|---|---|", *rows, "", *per_bs, "",
           "How to read: where a re-tracked row is above *live features*, the decoder can render that "
           "expression but the retargeter's features do not ask for it the way the training data did. "
-          "Compare `cross_warp_bound.md` (the warp itself, no decoder).", ""]
+          "Compare `cross_warp_bound.md` (the warp itself, no decoder). A bundle with a blendshape rig "
+          "(`calibration.rig`) places the lower face from the retargeted blendshapes; one without moves "
+          "it by the driver's landmark deltas.", ""]
     (HERE / f"{a.report}.md").write_text("\n".join(md))
 
 
@@ -123,7 +133,7 @@ def _each_blendshape(results: dict) -> list[str]:
     keys = list(results)
     names = [n for n in results[keys[0]]["blendshape_correlation_each"] if n.startswith(("jaw", "mouth"))]
     out = ["Mouth blendshapes' r per row (– where the driver's sd is under 0.02):", "",
-           "| clip / encoder input | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+           "| clip / bundle / encoder input | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for k in keys:
         each = results[k]["blendshape_correlation_each"]
         out.append(f"| {k} | " + " | ".join("–" if each[n]["r"] is None else f"{each[n]['r']:.2f}"
