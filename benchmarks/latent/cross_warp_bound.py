@@ -13,7 +13,9 @@ Rows, each sample clip, in one run:
 
 * target neutral **photo as it is** (smiling, lips apart, like the neutral of a target made
   before synthesis version 3) or **relaxed, lips closed** (``PhotoSource.neutral_canonical``:
-  synthesis version 3's frame 1, the neutral of a target built from it);
+  synthesis version 3's frame 1, the neutral of a target built from it), both with the lower
+  face moved by landmark deltas; **relaxed + blendshape rig**: the embedded target's rig places
+  the lower face from the retargeted blendshapes (``calibration.rig``, what ``live`` does now);
 * driver **self-calibrated (live default)** or **clip's own neutral** (the median of its five
   calmest frames given as a calibration profile: what ``latentcam calibrate`` would provide).
 
@@ -77,9 +79,11 @@ def main() -> None:
         px = photo.landmarks_from_canonical(np.asarray(points, np.float64))
         return warp_to_crop(photo.rig.render(px), alignment_matrix(px, CROP), CROP)
 
-    default = target_geometry(load_live_target())      # pose range and resting scores' layout
-    neutrals = {"photo as it is": photo.rig.pose.points.astype(np.float64),
-                "relaxed, lips closed": photo.neutral_canonical}
+    default = target_geometry(load_live_target())      # pose range, resting scores, the rig
+    # (neutral, blendshape rig): the embedded target's rig is fitted around its own (relaxed) neutral.
+    neutrals = {"photo as it is": (photo.rig.pose.points.astype(np.float64), None),
+                "relaxed, lips closed": (photo.neutral_canonical, None),
+                "relaxed + blendshape rig": (photo.neutral_canonical, default.blendshape_rig)}
     rows, results = [], {}
     for clip in CLIPS:
         faces = track(a.clips / clip)
@@ -89,10 +93,10 @@ def main() -> None:
         calm = np.argsort(neutral_score(blend, poses))[:5]
         own = CalibrationProfile(np.median(canon[calm], 0), np.median(poses[calm], 0), np.median(blend[calm], 0),
                                  source=f"{clip}: median of its 5 calmest frames")
-        for neutral_name, neutral in neutrals.items():
+        for neutral_name, (neutral, rig) in neutrals.items():
             rest = retrack([crop(neutral)]).blendshapes[0]
             geometry = dataclasses.replace(default, neutral_points=neutral.astype(np.float32),
-                                           neutral_blendshapes=rest)
+                                           neutral_blendshapes=rest, blendshape_rig=rig)
             for driver_name, profile in (("self-calibrated (live default)", None), ("clip's own neutral", own)):
                 retargeter = Retargeter(profile, geometry, RetargetOptions())
                 renders = [crop(retargeter.process(f, k / 30.0).points) for k, f in enumerate(faces)]

@@ -1,0 +1,134 @@
+"""Issue #11's measurable targets against the committed result files: met or how far.
+
+    .venv/bin/python benchmarks/latent/issue11_status.py
+
+Measures nothing: it reads the result files the benchmark scripts wrote (named in each row) and
+writes ``issue11_status.md`` here, so the table can never disagree with them. Rerun it after any
+of those files changes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+FIDELITY = {"single_face.mp4": "fidelity_single_face_256px_40min.json",
+            "WolfgangLanger_Pexels.mp4": "fidelity_wolfgang_256px_45min.json"}
+CROSS = "cross_default_compare.json"
+REGIONS = ("mouth", "eyes", "brows")
+MODEL_NAMES = {"old": "warping decoder", "new": "composed decoder"}
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _mark(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def fidelity_rows() -> list[str]:
+    """Item 4, per clip and decoder: face SSIM (≥ 0.78 asked on Wolfgang), blendshape MAE per
+    region below the nearest training frame, sharpness ≥ 0.85, jitter ≤ 1.0."""
+    rows = []
+    for clip, name in FIDELITY.items():
+        r = _load(HERE / name)
+        nearest = r["metrics"]["nearest_frame"]
+        budget = f"{r['size']}², {r['minutes_per_model']:.0f} min per model"
+        for model, label in MODEL_NAMES.items():
+            m = r["metrics"][model]
+            mae = m["blendshape_mae"]
+            below = [g for g in REGIONS if mae[g] < nearest["blendshape_mae"][g]]
+            ssim = (f"{m['face_ssim']:.3f} (≥ 0.78 asked): {_mark(m['face_ssim'] >= 0.78)}"
+                    if clip.startswith("Wolfgang") else f"{m['face_ssim']:.3f} (no number asked)")
+            cells = [
+                f"{ssim}; nearest frame {nearest['face_ssim']:.3f}",
+                " / ".join(f"{mae[g]:.4f} vs {nearest['blendshape_mae'][g]:.4f}" for g in REGIONS)
+                + f": {_mark(len(below) == len(REGIONS))}",
+                f"{m['sharpness_ratio']:.2f}: {_mark(m['sharpness_ratio'] >= 0.85)}",
+                f"{m['jitter_ratio']:.2f}: {_mark(m['jitter_ratio'] <= 1.0)}",
+            ]
+            rows.append(f"| {clip} | {label} ({budget}) | " + " | ".join(cells) + f" | `{name}` |")
+    return rows
+
+
+def laugh_rows() -> list[str]:
+    """Item 2: held-out frames where the driver laughs with closed eyes, rendered so."""
+    r = _load(HERE / FIDELITY["WolfgangLanger_Pexels.mp4"])["laugh_closed_eyes"]
+    return [f"| {MODEL_NAMES.get(k, k.replace('_', ' '))} | {v['passed']} / {v['of']} |"
+            for k, v in r["models"].items()]
+
+
+def cross_rows() -> list[str]:
+    """Item 8: the embedded target (the last bundle of the compare run), live default."""
+    r = _load(HERE / CROSS)
+    bundle = list(r["_run"]["bundles"])[-1]
+    rows = []
+    for key, v in r.items():
+        if key.startswith("_") or not key.endswith(f" / {bundle} / self-calibrated (live default)"):
+            continue
+        corr = v["blendshape_correlation"]
+        cells = [f"{corr[g]:.3f}: {_mark(corr[g] >= 0.8)}" for g in REGIONS]
+        rows.append(f"| {key.split(' / ')[0]} ({bundle}) | " + " | ".join(cells) + " |")
+    return rows
+
+
+def pipeline_rows() -> list[str]:
+    """Item 5: the CPU pipeline's targets with the embedded target."""
+    bench = _load(REPO / "benchmarks/pipeline/bench.json")
+    b, lim = bench["targets_cpu"], bench["targets_cpu"]["limits"]
+    run = bench["runs"][f"{bench['schedule_choice']['engine']}/{bench['schedule_choice']['mode']}/paced"]
+    decode = run["stages_ms"]["decode"]["p50"]
+    return [f"| e2e p50 {b['p50_ms']:.1f} ms (≤ {lim['p50_ms']:.0f}), p99 {b['p99_ms']:.1f} ms "
+            f"(≤ {lim['p99_ms']:.0f}), drops {b['drops']} | "
+            f"{_mark(b['p50_ok'] and b['p99_ok'] and b['no_drops'])} | `benchmarks/pipeline/bench.json` |",
+            f"| decode p50 {decode:.1f} ms in that run (≤ 10 at 256², ONNX Runtime, 2 threads) | "
+            f"{_mark(decode <= 10.0)} | `benchmarks/pipeline/bench.json` |"]
+
+
+def seam_rows() -> list[str]:
+    """Item 7: paste mode before (legacy) and after, per clip."""
+    r = _load(REPO / "benchmarks/realtime/seams.json")["results"]
+    rows = []
+    for clip, v in r.items():
+        before, after = v["variants"]["paste before"], v["variants"]["paste after"]
+        better = (after["colour_de_mean"] < before["colour_de_mean"]
+                  and after["added_mean"] < before["added_mean"])
+        rows.append(f"| {clip} | {before['colour_de_mean']:.2f} → {after['colour_de_mean']:.2f} | "
+                    f"{before['added_mean']:.2f} → {after['added_mean']:.2f} | "
+                    f"{'lower after' if better else '**not lower after**'} |")
+    return rows
+
+
+def main() -> None:
+    md = ["# Issue #11: targets against the committed results", "",
+          f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
+          "`benchmarks/latent/issue11_status.py` from the result files named below (it measures "
+          "nothing itself; each file records its machine, versions, date and load).", "",
+          "## Item 4: fidelity on unseen frames (train on the earlier 80 %, score the later 20 %)", "",
+          "| clip | model (budget) | face SSIM | blendshape MAE mouth / eyes / brows vs nearest frame | "
+          "sharpness ≥ 0.85 | jitter ≤ 1.0 | file |",
+          "|---|---|---|---|---|---|---|", *fidelity_rows(), "",
+          "The issue's protocol is 60 minutes per model on 2 cores; these runs trained two or three "
+          "models at once on the 2 cores for 40–45 minutes each (their headers say so).", "",
+          "## Item 2: laughing with closed eyes (Wolfgang, held-out frames; smile and blink ≥ 0.5)", "",
+          "| model | passed |", "|---|---|", *laugh_rows(), "",
+          "## Item 8: the embedded target driven by other people (live default; ≥ 0.8 asked)", "",
+          "| clip | mouth r | eyes r | brows r |", "|---|---|---|---|", *cross_rows(), "",
+          f"From `benchmarks/latent/{CROSS}`.", "",
+          "## Item 5: the CPU pipeline with the embedded target (`latentcam bench`, paced 30 fps)", "",
+          "| measured | targets | file |", "|---|---|---|", *pipeline_rows(), "",
+          "## Item 7: paste mode before → after (`benchmarks/realtime/seams.json`)", "",
+          "| clip | colour ΔE to the driver's skin | seam added where the picture is smooth (ΔE) | |",
+          "|---|---|---|---|", *seam_rows(), "",
+          "Item 9 (the `gpu` preset trained on a GPU) has no result file: no GPU has been lent to "
+          "this project's sessions, so it is not measured.", ""]
+    (HERE / "issue11_status.md").write_text("\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
