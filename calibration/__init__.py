@@ -22,12 +22,11 @@ from .profile import CalibrationProfile, ProfileError
 from .ranges import GUIDED_STEPS, GuidedStep, RangeCapture
 from .retarget import (CalibrationEvent, RetargetedFace, Retargeter, RetargetMode, RetargetOptions,
                        RetargetState)
-from .rig import RIG_FILE, BlendshapeRig, RigError
 from .target import TargetGeometry, TargetGeometryError
 
 __all__ = [
     "CaptureFeedback", "NeutralCapture", "NeutralCaptureOptions", "NeutralResult",
     "CalibrationProfile", "ProfileError", "GUIDED_STEPS", "GuidedStep", "RangeCapture",
     "CalibrationEvent", "RetargetedFace", "Retargeter", "RetargetMode", "RetargetOptions",
-    "RetargetState", "TargetGeometry", "TargetGeometryError", "BlendshapeRig", "RigError", "RIG_FILE",
+    "RetargetState", "TargetGeometry", "TargetGeometryError",
 ]

@@ -14,7 +14,7 @@ eye corners in eye widths, so the gaze direction survives any eye shape.
 Head pose: target neutral pose + (driver pose - driver neutral pose), clamped to the range the
 target was trained on. Blendshapes: target resting scores + gain × the driver's change.
 
-Lower face: where the target has a blendshape rig (``calibration.rig``: how the target's own
+Lower face: where the target has a blendshape rig (``facekit.rig``: how the target's own
 frames move their lips, jaw and cheeks per blendshape), its lower-face points are placed by the
 rig from the retargeted blendshapes instead (``lower_face_rig`` = the share taken from the rig).
 The landmark deltas of a mouth carry the driver's mouth shape as well as its motion: a driver

@@ -16,9 +16,10 @@ from latentcam.facekit.errors import InputError
 from latentcam.facekit.blendshapes import GROUPS, NUM_BLENDSHAPES
 from latentcam.facekit.landmarks import NUM_LANDMARKS
 
+from latentcam.facekit.rig import BlendshapeRig
+
 from .arrays import checked_array
 from .measures import MEASURES
-from .rig import BlendshapeRig
 
 
 class TargetGeometryError(InputError, ValueError):
@@ -40,7 +41,7 @@ class TargetGeometry:
     ranges:              optional widest expression per measure (``calibration.measures`` names,
                          e.g. {"smile": 0.9}); absent measures scale 1.0.
     blendshape_ranges:   optional widest score per ``facekit.blendshapes.GROUPS`` name.
-    blendshape_rig:      optional lower-face rig (``calibration.rig``); None: landmark deltas only.
+    blendshape_rig:      optional lower-face rig (``facekit.rig``); None: landmark deltas only.
     """
 
     neutral_points: np.ndarray

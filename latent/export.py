@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from latentcam.facekit.blendshapes import REGION_GROUPS, indices
+from latentcam.facekit.rig import BlendshapeRig
 
 from .bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ONNX_OPSET, TargetBundle, write_manifest
 from .decoder import Decoder, DecoderConfig, build_decoder
@@ -27,7 +28,7 @@ from .features import FEATURE_SIZE, POINT_SCALE, POSE_SCALE, lower_face_points
 
 ENCODER_IO = ("features", "z")
 DECODER_IO = ("z", "image")
-RIG_FILE = "rig.safetensors"   # read by calibration.rig.BlendshapeRig.load (same name there)
+RIG_FILE = "rig.safetensors"
 RIG_RIDGE = 0.01               # ridge strength per frame of the blendshape rig (scores 0..1, cm)
 
 
@@ -169,12 +170,11 @@ def target_neutral_rows(data) -> np.ndarray:
     return rows[:1] if rows.size else neutral_frames(data.blendshapes)
 
 
-def fit_blendshape_rig(data, ridge: float = RIG_RIDGE) -> tuple[dict[str, np.ndarray], int]:
-    """The target's lower face per blendshape (``calibration.rig``): how far each lower-face
-    point of the target's own frames moves per unit of each score, a ridge regression through the
-    neutral face (``target_neutral_rows``) on the frames nothing covers. Returns the arrays of
-    ``rig.safetensors`` — ``points`` (n,) int64, ``displacement`` (52, n, 3) float32 — and the
-    number of frames fitted."""
+def fit_blendshape_rig(data, ridge: float = RIG_RIDGE) -> tuple[BlendshapeRig, int]:
+    """The target's lower face per blendshape (``facekit.rig``): how far each lower-face point of
+    the target's own frames moves per unit of each score, a ridge regression through the neutral
+    face (``target_neutral_rows``) on the frames nothing covers. Returns the rig and the number of
+    frames fitted."""
     calm = target_neutral_rows(data)
     points = lower_face_points()
     keep = ~data.occluded
@@ -184,7 +184,7 @@ def fit_blendshape_rig(data, ridge: float = RIG_RIDGE) -> tuple[dict[str, np.nda
     y = (data.canonical[keep][:, points].astype(np.float64)
          - data.canonical[calm][:, points].astype(np.float64).mean(axis=0)).reshape(int(keep.sum()), -1)
     a = np.linalg.solve(x.T @ x + ridge * len(x) * np.eye(x.shape[1]), x.T @ y)
-    return {"points": points, "displacement": a.reshape(x.shape[1], len(points), 3).astype(np.float32)}, len(x)
+    return BlendshapeRig(points, a.reshape(x.shape[1], len(points), 3)), len(x)
 
 
 def _pca(codes: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -238,7 +238,7 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
     save_file({k: np.ascontiguousarray(v) for k, v in stats.items()}, str(out / "latent.safetensors"))
 
     rig, rig_frames = fit_blendshape_rig(data)
-    save_file({k: np.ascontiguousarray(v) for k, v in rig.items()}, str(out / RIG_FILE))
+    rig.save(out / RIG_FILE)
 
     for path in (export_encoder_onnx(encoder, out / "encoder.onnx"),
                  export_decoder_onnx(decoder, out / "decoder.onnx")):
@@ -302,8 +302,8 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
         "neutral_pose": np.round(data.pose[calm].mean(axis=0), 3).tolist(),
         "neutral_blendshapes": np.round(neutral_bs, 5).tolist(),
         "blendshape_ranges": bs_ranges,
-        # calibration.rig: the lower face placed from the retargeted blendshapes.
-        "blendshape_rig": {"file": RIG_FILE, "points": int(len(rig["points"])), "ridge": RIG_RIDGE,
+        # facekit.rig: the lower face placed from the retargeted blendshapes.
+        "blendshape_rig": {"file": RIG_FILE, "points": int(rig.points.size), "ridge": RIG_RIDGE,
                            "frames": rig_frames},
         "background": background,
         "provenance": {"dataset": str(data.path), "dataset_source": src,

@@ -80,7 +80,7 @@ def feature_layout() -> FeatureLayout:
 
 def lower_face_points() -> np.ndarray:
     """Mesh landmark indices below ``feature_layout``'s split row (lips, chin, jaw, lower cheeks):
-    the points a target's blendshape rig places (``calibration.rig``)."""
+    the points a target's blendshape rig places (``facekit.rig``)."""
     return np.flatnonzero(load_canonical_face().vertices[:, 1] < _split_row_cm()).astype(np.int64)
 
 

@@ -135,7 +135,7 @@ class RetargetConfig:
     invert_pitch: bool = False       # nod the other way (up/down)
     invert_roll: bool = False        # tilt the other way
     lower_face_rig: float = 1.0      # share of the lower face placed by the target's blendshape
-                                     # rig (0 = landmark deltas only; targets without a rig: 0)
+                                     # rig (0 = landmark deltas only, as targets without a rig)
 
     def validate(self) -> None:
         if not (0.0 <= self.lower_face_rig <= 1.0):

@@ -96,7 +96,8 @@ def target_geometry(target: LiveTarget):
     manifest with its pose range, neutral face and expression / blendshape ranges. ``live`` and
     ``eval`` both build it here, so what ``eval`` measures is what ``live`` does. A bundle with a
     ``rig`` file (exported since the blendshape rig) brings the target's lower-face rig."""
-    from latentcam.calibration import BlendshapeRig, RigError, TargetGeometry
+    from latentcam.calibration import TargetGeometry
+    from latentcam.facekit.rig import BlendshapeRig, RigError
 
     rig = None
     if "rig" in target.bundle.manifest["files"]:

@@ -11,10 +11,11 @@ import pytest
 
 from support.tracking import tracked_frames
 
-from latentcam.calibration import BlendshapeRig, RetargetOptions, Retargeter, RigError, TargetGeometry
+from latentcam.calibration import RetargetOptions, Retargeter, TargetGeometry, TargetGeometryError
 from latentcam.calibration import measures
 from latentcam.facekit.blendshapes import INDEX
 from latentcam.facekit.geometry import canonicalize
+from latentcam.facekit.rig import BlendshapeRig, RigError
 from latentcam.latent.export import fit_blendshape_rig
 from latentcam.realtime.target import (TargetError, default_target_dir, load_live_target, make_retargeter,
                                        target_geometry)
@@ -40,8 +41,7 @@ def test_the_rig_predicts_unseen_lower_faces_from_their_scores(wolfgang):
     (from their blendshapes alone) much closer to where they are than the neutral face does."""
     half = len(wolfgang) // 2
     data = _observations(wolfgang[:half])
-    arrays, frames = fit_blendshape_rig(data)
-    rig = BlendshapeRig(arrays["points"], arrays["displacement"])
+    rig, frames = fit_blendshape_rig(data)
     assert frames == half and rig.points.size > 100
     calm = np.argsort(data.blendshapes.sum(axis=1))[: max(1, half // 10)]
     neutral = data.canonical[calm].mean(axis=0)[rig.points]
@@ -120,7 +120,7 @@ def test_a_malformed_rig_is_refused_with_a_clear_error(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(RigError, match="re-export"):
         BlendshapeRig.load(tmp_path / "bad.safetensors")
-    with pytest.raises(Exception, match="BlendshapeRig"):
+    with pytest.raises(TargetGeometryError, match="BlendshapeRig"):
         TargetGeometry(np.zeros((478, 3)), np.zeros(3), np.zeros(3), np.zeros(3), blendshape_rig="rig")
 
 

@@ -5,7 +5,9 @@
 
 For every sample clip (``single_face.mp4``, ``WolfgangLanger_Pexels.mp4``) and every bundle, in one
 run: ``latent.evaluate.evaluate_cross`` with the live default (retargeting that self-calibrates,
-the most neutral face so far as provisional neutral) and with the driver's raw geometry. Reports
+the most neutral face so far as provisional neutral), with a calibration profile made of the
+clip's own five calmest frames (what ``latentcam calibrate`` would give a driver who can hold a
+neutral face) and with the driver's raw geometry. Reports
 the per-region correlation between the driver's blendshapes and the render's re-tracked ones
 (target ≥ 0.8 for mouth, eyes and brows), their MAE and the identity leak. Writes
 ``cross_default_compare.json`` / ``.md`` here; the side-by-side PNGs show the third-party clips,
@@ -19,6 +21,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+import numpy as np
 
 from latentcam.realtime.bench import machine_line
 
@@ -53,17 +57,37 @@ def main() -> None:
     ap.add_argument("--report", default="cross_default_compare")
     a = ap.parse_args()
 
+    from cross_warp_bound import track
+
+    from latentcam.calibration import CalibrationProfile
+    from latentcam.calibration.neutral import observation_pose
     from latentcam.eval_command import calibrated_driver
+    from latentcam.facekit.geometry import canonicalize
     from latentcam.latent.bundle import TargetBundle
+    from latentcam.latent.dataset import neutral_score
     from latentcam.latent.evaluate import EvalOptions, evaluate_cross, raw_driver
+
+    def clip_profile(clip: Path) -> Path:
+        """What `latentcam calibrate` would give: the median of the clip's 5 calmest frames."""
+        faces = track(clip)
+        canon = np.array([canonicalize(f.landmarks_px).points for f in faces])
+        poses = np.array([observation_pose(f) for f in faces])
+        blend = np.array([f.blendshapes for f in faces])
+        calm = np.argsort(neutral_score(blend, poses))[:5]
+        path = a.work / f"{clip.stem}_profile.json"
+        a.work.mkdir(parents=True, exist_ok=True)
+        return CalibrationProfile(np.median(canon[calm], 0), np.median(poses[calm], 0), np.median(blend[calm], 0),
+                                  source=f"{clip.name}: median of its 5 calmest frames").save(path)
 
     bundles = [spec.partition("=")[::2] for spec in a.bundle]
     load_start = os.getloadavg()
     rows, results = [], {}
     for clip in CLIPS:
+        profile = clip_profile(a.clips / clip)
         for label, folder in bundles:
             kind = TargetBundle.load(Path(folder)).decoder_kind
             for driver_name, driver in (("self-calibrated (live default)", calibrated_driver(Path(folder), None)),
+                                        ("clip's own neutral (profile)", calibrated_driver(Path(folder), profile)),
                                         ("raw driver", raw_driver)):
                 r = evaluate_cross(Path(folder), a.clips / clip,
                                    EvalOptions(out_dir=a.work / clip.split(".")[0] / label / driver_name.split()[0]),

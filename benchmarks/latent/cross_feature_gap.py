@@ -123,7 +123,7 @@ def main() -> None:
           "How to read: where a re-tracked row is above *live features*, the decoder can render that "
           "expression but the retargeter's features do not ask for it the way the training data did. "
           "Compare `cross_warp_bound.md` (the warp itself, no decoder). A bundle with a blendshape rig "
-          "(`calibration.rig`) places the lower face from the retargeted blendshapes; one without moves "
+          "(`facekit.rig`) places the lower face from the retargeted blendshapes; one without moves "
           "it by the driver's landmark deltas.", ""]
     (HERE / f"{a.report}.md").write_text("\n".join(md))
 

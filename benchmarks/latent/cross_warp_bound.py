@@ -15,7 +15,7 @@ Rows, each sample clip, in one run:
   before synthesis version 3) or **relaxed, lips closed** (``PhotoSource.neutral_canonical``:
   synthesis version 3's frame 1, the neutral of a target built from it), both with the lower
   face moved by landmark deltas; **relaxed + blendshape rig**: the embedded target's rig places
-  the lower face from the retargeted blendshapes (``calibration.rig``, what ``live`` does now);
+  the lower face from the retargeted blendshapes (``facekit.rig``, what ``live`` does now);
 * driver **self-calibrated (live default)** or **clip's own neutral** (the median of its five
   calmest frames given as a calibration profile: what ``latentcam calibrate`` would provide).
 

@@ -12,8 +12,10 @@ frames put it for the retargeted scores::
 
 ``displacement`` (52, n, 3) is a ridge regression through the neutral face, fitted at export on
 the target's training observations (``latent.export.fit_blendshape_rig``) and stored in the
-bundle as ``rig.safetensors``. Through the neutral: the target's resting scores give the target's
-neutral face exactly, so a driver at rest still shows the target at rest.
+bundle as ``rig.safetensors``; ``calibration.Retargeter`` applies it. Through the neutral: the
+target's resting scores give the target's neutral face exactly, so a driver at rest still shows
+the target at rest. It lives in facekit because both sides use it: latent writes the file,
+calibration reads it, and neither may import the other.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcam.facekit.blendshapes import NUM_BLENDSHAPES
-from latentcam.facekit.errors import InputError
-from latentcam.facekit.landmarks import NUM_LANDMARKS
+from .blendshapes import NUM_BLENDSHAPES
+from .errors import InputError
+from .landmarks import NUM_LANDMARKS
 
 RIG_FILE = "rig.safetensors"
 
