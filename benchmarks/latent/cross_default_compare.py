@@ -22,8 +22,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
 from latentcam.realtime.bench import machine_line
 
 HERE = Path(__file__).resolve().parent
@@ -57,27 +55,15 @@ def main() -> None:
     ap.add_argument("--report", default="cross_default_compare")
     a = ap.parse_args()
 
-    from cross_warp_bound import track
+    from cross_warp_bound import calm_profile, track
 
-    from latentcam.calibration import CalibrationProfile
-    from latentcam.calibration.neutral import observation_pose
     from latentcam.eval_command import calibrated_driver
-    from latentcam.facekit.geometry import canonicalize
     from latentcam.latent.bundle import TargetBundle
-    from latentcam.latent.dataset import neutral_score
     from latentcam.latent.evaluate import EvalOptions, evaluate_cross, raw_driver
 
     def clip_profile(clip: Path) -> Path:
-        """What `latentcam calibrate` would give: the median of the clip's 5 calmest frames."""
-        faces = track(clip)
-        canon = np.array([canonicalize(f.landmarks_px).points for f in faces])
-        poses = np.array([observation_pose(f) for f in faces])
-        blend = np.array([f.blendshapes for f in faces])
-        calm = np.argsort(neutral_score(blend, poses))[:5]
-        path = a.work / f"{clip.stem}_profile.json"
         a.work.mkdir(parents=True, exist_ok=True)
-        return CalibrationProfile(np.median(canon[calm], 0), np.median(poses[calm], 0), np.median(blend[calm], 0),
-                                  source=f"{clip.name}: median of its 5 calmest frames").save(path)
+        return calm_profile(track(clip), clip.name).save(a.work / f"{clip.stem}_profile.json")
 
     bundles = [spec.partition("=")[::2] for spec in a.bundle]
     load_start = os.getloadavg()

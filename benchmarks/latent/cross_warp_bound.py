@@ -57,16 +57,30 @@ def track(clip: Path) -> list:
     return faces
 
 
+def calm_profile(faces: list, clip_name: str):
+    """What `latentcam calibrate` would give a driver who can hold a neutral face: a
+    ``CalibrationProfile`` of the median of the clip's 5 calmest frames (expression and pose)."""
+    from latentcam.calibration import CalibrationProfile
+    from latentcam.calibration.neutral import observation_pose
+    from latentcam.facekit.geometry import canonicalize
+    from latentcam.latent.dataset import neutral_score
+
+    canon = np.array([canonicalize(f.landmarks_px).points for f in faces])
+    poses = np.array([observation_pose(f) for f in faces])
+    blend = np.array([f.blendshapes for f in faces])
+    calm = np.argsort(neutral_score(blend, poses))[:5]
+    return CalibrationProfile(np.median(canon[calm], 0), np.median(poses[calm], 0), np.median(blend[calm], 0),
+                              source=f"{clip_name}: median of its 5 calmest frames")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=Path, default=REPO / ".cache/testdata")
     ap.add_argument("--report", default="cross_warp_bound")
     a = ap.parse_args()
 
-    from latentcam.calibration import CalibrationProfile, Retargeter, RetargetOptions
-    from latentcam.calibration.neutral import observation_pose
-    from latentcam.facekit.geometry import alignment_matrix, canonicalize, warp_to_crop
-    from latentcam.latent.dataset import neutral_score
+    from latentcam.calibration import Retargeter, RetargetOptions
+    from latentcam.facekit.geometry import alignment_matrix, warp_to_crop
     from latentcam.latent.evaluate import blendshape_correlations, region_correlation, retrack
     from latentcam.latent.photo import PhotoOptions, PhotoSource
     from latentcam.realtime.target import load_live_target, target_geometry
@@ -87,12 +101,8 @@ def main() -> None:
     rows, results = [], {}
     for clip in CLIPS:
         faces = track(a.clips / clip)
-        canon = np.array([canonicalize(f.landmarks_px).points for f in faces])
-        poses = np.array([observation_pose(f) for f in faces])
         blend = np.array([f.blendshapes for f in faces])
-        calm = np.argsort(neutral_score(blend, poses))[:5]
-        own = CalibrationProfile(np.median(canon[calm], 0), np.median(poses[calm], 0), np.median(blend[calm], 0),
-                                 source=f"{clip}: median of its 5 calmest frames")
+        own = calm_profile(faces, clip)
         for neutral_name, (neutral, rig) in neutrals.items():
             rest = retrack([crop(neutral)]).blendshapes[0]
             geometry = dataclasses.replace(default, neutral_points=neutral.astype(np.float32),
