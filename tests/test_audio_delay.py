@@ -132,7 +132,10 @@ def test_an_unknown_or_own_microphone_is_refused_naming_the_real_ones(on_server)
 
 
 _HOLDER = """
-import sys, time
+import signal, sys, time
+# Ctrl-C must raise KeyboardInterrupt here even when the tests run from a background job (whose
+# shell ignores SIGINT, and Python keeps an ignored SIGINT ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from latentcam.realtime.audio_delay import AudioDelay, AudioOptions
 audio = AudioDelay(AudioOptions(delay=True, mic="fakemic")).open()
 print("ready", flush=True)
