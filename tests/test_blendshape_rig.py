@@ -16,7 +16,7 @@ from latentcam.calibration import measures
 from latentcam.facekit.blendshapes import INDEX
 from latentcam.facekit.geometry import canonicalize
 from latentcam.facekit.rig import BlendshapeRig, RigError
-from latentcam.latent.export import fit_blendshape_rig
+from latentcam.latent.export import fit_blendshape_rig, target_neutral_rows
 from latentcam.realtime.target import (TargetError, default_target_dir, load_live_target, make_retargeter,
                                        target_geometry)
 
@@ -43,7 +43,7 @@ def test_the_rig_predicts_unseen_lower_faces_from_their_scores(wolfgang):
     data = _observations(wolfgang[:half])
     rig, frames = fit_blendshape_rig(data)
     assert frames == half and rig.points.size > 100
-    calm = np.argsort(data.blendshapes.sum(axis=1))[: max(1, half // 10)]
+    calm = target_neutral_rows(data)                    # the rig's origin
     neutral = data.canonical[calm].mean(axis=0)[rig.points]
     rest = data.blendshapes[calm].mean(axis=0)
     test = _observations(wolfgang[half:])
@@ -54,7 +54,7 @@ def test_the_rig_predicts_unseen_lower_faces_from_their_scores(wolfgang):
     assert err < 0.7 * still, (err, still)
 
 
-def test_the_embedded_target_ships_a_rig_and_the_retargeter_uses_it():
+def test_the_embedded_target_ships_a_rig_through_its_neutral():
     target = load_live_target()
     geometry = target_geometry(target)
     rig = geometry.blendshape_rig
