@@ -187,6 +187,14 @@ def fit_blendshape_rig(data, ridge: float = RIG_RIDGE) -> tuple[BlendshapeRig, i
     return BlendshapeRig(points, a.reshape(x.shape[1], len(points), 3)), len(x)
 
 
+def write_blendshape_rig(out: Path, data) -> dict:
+    """Fit the target's rig on ``data`` and write it into the bundle folder ``out``; returns the
+    manifest's ``blendshape_rig`` entry (the file itself goes into ``files`` as role ``rig``)."""
+    rig, frames = fit_blendshape_rig(data)
+    rig.save(Path(out) / RIG_FILE)
+    return {"file": RIG_FILE, "points": int(rig.points.size), "ridge": RIG_RIDGE, "frames": frames}
+
+
 def _pca(codes: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = codes.mean(axis=0)
     _, sv, vt = np.linalg.svd(codes - mean, full_matrices=False)
@@ -237,8 +245,7 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
     # safetensors writes raw memory: every array must be C-contiguous.
     save_file({k: np.ascontiguousarray(v) for k, v in stats.items()}, str(out / "latent.safetensors"))
 
-    rig, rig_frames = fit_blendshape_rig(data)
-    rig.save(out / RIG_FILE)
+    rig_entry = write_blendshape_rig(out, data)
 
     for path in (export_encoder_onnx(encoder, out / "encoder.onnx"),
                  export_decoder_onnx(decoder, out / "decoder.onnx")):
@@ -302,9 +309,7 @@ def write_target_bundle(out: Path, encoder: Encoder, decoder: nn.Module, data, p
         "neutral_pose": np.round(data.pose[calm].mean(axis=0), 3).tolist(),
         "neutral_blendshapes": np.round(neutral_bs, 5).tolist(),
         "blendshape_ranges": bs_ranges,
-        # facekit.rig: the lower face placed from the retargeted blendshapes.
-        "blendshape_rig": {"file": RIG_FILE, "points": int(rig.points.size), "ridge": RIG_RIDGE,
-                           "frames": rig_frames},
+        "blendshape_rig": rig_entry,    # facekit.rig: the lower face from the retargeted blendshapes
         "background": background,
         "provenance": {"dataset": str(data.path), "dataset_source": src,
                        "synthetic": bool(data.manifest.get("synthetic", False)),

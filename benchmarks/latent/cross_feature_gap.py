@@ -51,20 +51,20 @@ def main() -> None:
     bundles = [(label, Path(folder)) for label, folder in
                (spec.partition("=")[::2] for spec in (a.bundle or [f"embedded={REPO / 'latentcam/assets/default_target'}"]))]
 
+    from cross_warp_bound import astronaut, photo_crop
+
     from latentcam.eval_command import calibrated_driver
-    from latentcam.facekit.geometry import alignment_matrix, canonicalize, warp_to_crop
+    from latentcam.facekit.geometry import canonicalize
     from latentcam.facekit.tracker import FaceTracker
     from latentcam.latent.evaluate import EvalOptions, evaluate_cross
-    from latentcam.latent.photo import PhotoOptions, PhotoSource
     from latentcam.realtime.bench import machine_info
 
     info = machine_info()
     t0 = time.time()
-    photo = PhotoSource(a.clips / "astronaut.png", [a.clips / c for c in CLIPS], PhotoOptions(frames=2))
+    photo = astronaut(a.clips)
 
     def warped(points: np.ndarray) -> np.ndarray:
-        px = photo.landmarks_from_canonical(np.asarray(points, np.float64))
-        return np.ascontiguousarray(warp_to_crop(photo.rig.render(px), alignment_matrix(px, WARP_SIZE), WARP_SIZE))
+        return photo_crop(photo, points, WARP_SIZE)
 
     def driver_with(bundle: Path, tracker: FaceTracker, points_from_warp: bool, blendshapes_from_warp: bool):
         live = calibrated_driver(bundle, None)

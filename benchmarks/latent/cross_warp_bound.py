@@ -57,6 +57,23 @@ def track(clip: Path) -> list:
     return faces
 
 
+def astronaut(clips: Path):
+    """The default target's photo with the sample clips as drivers, as its training set was made
+    (``latent.photo.PhotoSource``; two frames: only the rig and the neutral are used here)."""
+    from latentcam.latent.photo import PhotoOptions, PhotoSource
+
+    return PhotoSource(clips / "astronaut.png", [clips / c for c in CLIPS], PhotoOptions(frames=2))
+
+
+def photo_crop(photo, points: np.ndarray, size: int = CROP) -> np.ndarray:
+    """``photo`` warped to canonical ``points`` (the warp its training set is made with), as a
+    contiguous size² alignment crop."""
+    from latentcam.facekit.geometry import alignment_matrix, warp_to_crop
+
+    px = photo.landmarks_from_canonical(np.asarray(points, np.float64))
+    return np.ascontiguousarray(warp_to_crop(photo.rig.render(px), alignment_matrix(px, size), size))
+
+
 def calm_profile(faces: list, clip_name: str):
     """What `latentcam calibrate` would give a driver who can hold a neutral face: a
     ``CalibrationProfile`` of the median of the clip's 5 calmest frames (expression and pose)."""
@@ -80,18 +97,15 @@ def main() -> None:
     a = ap.parse_args()
 
     from latentcam.calibration import Retargeter, RetargetOptions
-    from latentcam.facekit.geometry import alignment_matrix, warp_to_crop
     from latentcam.latent.evaluate import blendshape_correlations, region_correlation, retrack
-    from latentcam.latent.photo import PhotoOptions, PhotoSource
     from latentcam.realtime.target import load_live_target, target_geometry
 
     load_start = os.getloadavg()
     t0 = time.time()
-    photo = PhotoSource(a.clips / "astronaut.png", [a.clips / c for c in CLIPS], PhotoOptions(frames=2))
+    photo = astronaut(a.clips)
 
     def crop(points: np.ndarray) -> np.ndarray:
-        px = photo.landmarks_from_canonical(np.asarray(points, np.float64))
-        return warp_to_crop(photo.rig.render(px), alignment_matrix(px, CROP), CROP)
+        return photo_crop(photo, points)
 
     default = target_geometry(load_live_target())      # pose range, resting scores, the rig
     # (neutral, blendshape rig): the embedded target's rig is fitted around its own (relaxed) neutral.

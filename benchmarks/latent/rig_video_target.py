@@ -35,24 +35,21 @@ def rigged_copy(bundle: Path, work: Path) -> tuple[Path, int]:
     """A copy of ``bundle`` with the rig its export would write now (fitted on its training
     frames); returns the copy and the number of frames fitted."""
     from latentcam.latent.bundle import write_manifest
-    from latentcam.latent.export import RIG_FILE, RIG_RIDGE, fit_blendshape_rig
+    from latentcam.latent.export import write_blendshape_rig
     from latentcam.latent.training_data import load_training_data, parse_frame_range
 
     manifest = json.loads((bundle / "manifest.json").read_text())
     options = manifest["provenance"]["training"]["options"]
     data = load_training_data(Path(options["data_dir"]))
     data = data.subset(parse_frame_range(options.get("frames"), len(data)))
-    rig, frames = fit_blendshape_rig(data)
     out = work / bundle.name
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(bundle, out, ignore=shutil.ignore_patterns("training", "manifest.sig", "manifest.signer.pem"))
-    rig.save(out / RIG_FILE)
-    manifest["files"]["rig"] = {"name": RIG_FILE}
-    manifest["blendshape_rig"] = {"file": RIG_FILE, "points": int(rig.points.size), "ridge": RIG_RIDGE,
-                                  "frames": frames}
+    manifest["blendshape_rig"] = write_blendshape_rig(out, data)
+    manifest["files"]["rig"] = {"name": manifest["blendshape_rig"]["file"]}
     write_manifest(out, manifest)
-    return out, frames
+    return out, manifest["blendshape_rig"]["frames"]
 
 
 def main() -> None:
