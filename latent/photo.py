@@ -13,6 +13,8 @@ Variety beyond what the drivers show: the eyes and brows of a frame may come fro
 driver frame than its mouth (so "eyes closed while smiling" exists even if no driver did it);
 small random head rotations are added; the jaw is opened by rotating the mandible's landmarks
 about the jaw joints (the sample drivers laugh with stretched lips but hardly drop the jaw);
+some frames pucker the lips (``pucker_lips``: narrowed, rounded and pushed forward — the sample
+drivers hardly pucker, and without such frames the target cannot show an "oo" mouth at all);
 and the portrait's own expression (a photo smile) is partly or fully removed in some frames,
 using a blendshape → landmark regression fitted on the drivers, with lips parted in the photo
 brought together (``close_lips``; frame 1 is fully relaxed: the target's neutral face).
@@ -25,7 +27,7 @@ as for a video; frames that do not re-track are skipped and counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -37,15 +39,15 @@ from latentcam.facekit.canonical import load_canonical_face
 from latentcam.facekit.geometry import alignment_matrix, canonicalize, euler_to_rotation, head_pose
 from latentcam.facekit.hashing import sha256_file
 from latentcam.facekit.landmarks import (FACE_OVAL, LEFT_EYE, LEFT_EYE_BOTTOM, LEFT_EYE_TOP,
-                                        LEFT_LID_PAIRS, LIPS_INNER, NUM_LANDMARKS, RIGHT_EYE,
-                                        RIGHT_EYE_BOTTOM, RIGHT_EYE_TOP, RIGHT_LID_PAIRS)
+                                        LEFT_LID_PAIRS, LIPS_INNER, LIPS_OUTER, NUM_LANDMARKS,
+                                        RIGHT_EYE, RIGHT_EYE_BOTTOM, RIGHT_EYE_TOP, RIGHT_LID_PAIRS)
 
 from .dataset import DatasetError, SourceFrame, neutral_score
 from .eyelids import EyelidStyle, eyelid_style_from_photo, paint_eyelids
 from .mouth import LOWER_INNER, UPPER_INNER, MouthStyle, mouth_style_from_photo, render_mouth
 
 # Bumped whenever the synthesis changes its output, so an old dataset is not taken as current.
-SYNTHESIS_VERSION = 3
+SYNTHESIS_VERSION = 4
 
 # Region mixing: canonical y (cm, +up) where the face changes from "mouth" to "eyes" driver.
 REGION_SPLIT_Y = (-1.2, 0.6)
@@ -73,6 +75,15 @@ RELAX_RIDGE = 0.01                 # ridge strength (per frame) of the expressio
 # mouth centre of these canonical half-axes (cm), fading as a Gaussian.
 LOWER_LIP_SHARE = 0.6
 LIP_CLOSE_REACH_CM = (3.0, 1.6)
+# Puckering (``pucker_lips``): strength k narrows the mouth region by up to k of its width about
+# the mouth centre, rounds it (height grows by PUCKER_ROUND · k) and pushes it forward by
+# PUCKER_FORWARD_CM · k, all fading as a Gaussian with these reaches in mouth half-widths
+# (across, up/down). What MediaPipe reads back per strength, on the astronaut:
+# benchmarks/latent/pucker_synthesis.md.
+PUCKER_STRENGTH = (0.2, 0.55)
+PUCKER_ROUND = 0.6
+PUCKER_FORWARD_CM = 2.0
+PUCKER_REACH = (1.2, 0.8)
 
 
 def default_driver_clips() -> list[Path]:
@@ -174,6 +185,7 @@ class PhotoOptions:
     relax_fraction: float = 0.6            # fraction of frames with the portrait's own
                                            # expression (e.g. its smile) partly removed
     relax_range: tuple[float, float] = (0.6, 1.0)   # how much of it is removed in those frames
+    pucker_fraction: float = 0.12          # fraction of frames with puckered lips
     jitter_deg: tuple[float, float, float] = (6.0, 4.0, 3.0)       # random yaw/pitch/roll sd
     max_turn_deg: tuple[float, float, float] = (18.0, 12.0, 10.0)  # clamp of the total turn
     expression_gain: float = 1.0           # scale of the transferred deviations
@@ -267,6 +279,24 @@ def close_lips(points: np.ndarray) -> np.ndarray:
     shift[upper] = -(1.0 - LOWER_LIP_SHARE) * gap
     shift[lower] = LOWER_LIP_SHARE * gap
     out[:, 1] += shift
+    return out
+
+
+def pucker_lips(points: np.ndarray, strength: float) -> np.ndarray:
+    """Canonical ``points`` (478, 3) with the lips puckered by ``strength`` (0 = unchanged):
+    the mouth region drawn together towards the mouth centre, rounded and pushed forward
+    (constants ``PUCKER_*``); the face away from the mouth does not move."""
+    out = np.asarray(points, np.float64).copy()
+    if strength <= 0.0:
+        return out
+    lips = out[list(LIPS_OUTER)]
+    centre = lips.mean(axis=0)
+    half_width = float(np.ptp(lips[:, 0])) / 2.0
+    reach = half_width * np.array(PUCKER_REACH)
+    w = strength * np.exp(-np.sum(((out[:, :2] - centre[:2]) / reach) ** 2, axis=1))
+    out[:, 0] = centre[0] + (out[:, 0] - centre[0]) * (1.0 - w)
+    out[:, 1] = centre[1] + (out[:, 1] - centre[1]) * (1.0 + PUCKER_ROUND * w)
+    out[:, 2] += PUCKER_FORWARD_CM * w
     return out
 
 
@@ -408,6 +438,7 @@ class Recipe:
     turn: tuple[float, float, float]  # yaw/pitch/roll degrees added to the portrait's pose
     jaw_deg: float = 0.0              # added jaw rotation (mouth opening), degrees
     relax: float = 0.0                # fraction of the portrait's own expression removed
+    pucker: float = 0.0               # lip pucker strength (``pucker_lips``)
 
 
 def _diverse_pool(drivers: Sequence[DriverTrack], k: int, rng: np.random.Generator,
@@ -450,6 +481,14 @@ def make_recipes(drivers: Sequence[DriverTrack], options: PhotoOptions) -> list[
             mouth, eyes, turn, jaw, relax = pool[0], pool[0], np.zeros(3), 0.0, 1.0
         recipes.append(Recipe(mouth, eyes, tuple(float(round(x, 2)) for x in turn), round(jaw, 2),
                               round(relax, 2)))
+    # Puckered frames: a relaxed, closed mouth (the calmest driver frame's) puckered; their eyes,
+    # brows and turn stay as drawn. A separate random stream, so the other frames are the same
+    # recipes as without puckers.
+    pucker_rng = np.random.default_rng([options.seed, 1])
+    for i in range(2, len(recipes)):
+        if pucker_rng.random() < options.pucker_fraction:
+            k = round(float(pucker_rng.uniform(*PUCKER_STRENGTH)), 2)
+            recipes[i] = replace(recipes[i], mouth=pool[0], jaw_deg=0.0, relax=1.0, pucker=k)
     return recipes
 
 
@@ -517,7 +556,7 @@ class PhotoSource:
                 used[d].add(int(self.drivers[d].frame_index[row]))
             rows.append([int(i), r.mouth[0], int(self.drivers[r.mouth[0]].frame_index[r.mouth[1]]),
                          r.eyes[0], int(self.drivers[r.eyes[0]].frame_index[r.eyes[1]]), *r.turn,
-                         r.jaw_deg, r.relax])
+                         r.jaw_deg, r.relax, r.pucker])
         return {
             "neutral_frame": self.neutral_frame,
             "photo": {"path": self.path.name, "sha256": self.sha256,
@@ -531,7 +570,7 @@ class PhotoSource:
                 "crops": "re-tracked: every synthetic frame is tracked again by MediaPipe "
                          "(IMAGE mode); frames that do not re-track are skipped",
                 "columns": ["frame", "mouth_driver", "mouth_frame", "eyes_driver", "eyes_frame",
-                            "yaw", "pitch", "roll", "jaw_deg", "relax"],
+                            "yaw", "pitch", "roll", "jaw_deg", "relax", "pucker"],
                 "rows": rows,
             },
         }
@@ -556,6 +595,7 @@ class PhotoSource:
         self._stop_lid_crossing(points)
         if r.jaw_deg:
             points = open_jaw(points, self._jaw_weight, r.jaw_deg)
+        points = pucker_lips(points, r.pucker)
         rot = euler_to_rotation(*r.turn)
         return points @ rot.T
 

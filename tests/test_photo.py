@@ -207,6 +207,50 @@ def test_close_lips_closes_only_parted_lips(photo_source):
     np.testing.assert_allclose(close_lips(closed), closed, atol=1e-9)
 
 
+def test_puckered_lips_read_as_a_pucker(photo_source):
+    """``pucker_lips`` narrows the mouth and pushes it forward, leaves eyes and forehead where
+    they are, and MediaPipe reads the warped astronaut as puckering (the sample drivers hardly
+    pucker; without these frames a one-photo target never shows an "oo" mouth)."""
+    from latentcam.facekit.landmarks import LEFT_EYE, LIPS_OUTER
+    from latentcam.facekit.tracker import FaceTracker, TrackerOptions, TrackingMode
+    from latentcam.latent.photo import pucker_lips
+
+    neutral = photo_source.neutral_canonical
+    np.testing.assert_array_equal(pucker_lips(neutral, 0.0), neutral)
+    puckered = pucker_lips(neutral, 0.5)
+    width = lambda p: np.ptp(p[list(LIPS_OUTER), 0])  # noqa: E731
+    assert width(puckered) < 0.8 * width(neutral)
+    assert puckered[list(LIPS_OUTER), 2].mean() > neutral[list(LIPS_OUTER), 2].mean() + 0.5   # cm forward
+    np.testing.assert_allclose(puckered[list(LEFT_EYE)], neutral[list(LEFT_EYE)], atol=0.01)
+    assert abs(puckered[FOREHEAD] - neutral[FOREHEAD]).max() < 1e-6
+    with FaceTracker(TrackerOptions(mode=TrackingMode.IMAGE)) as tracker:
+        def pucker_read(points):
+            image = photo_source.rig.render(photo_source.landmarks_from_canonical(points))
+            return float(tracker.track(image, 0, 0.0).face.blendshapes[INDEX["mouthPucker"]])
+        assert pucker_read(neutral) < 0.1
+        assert pucker_read(puckered) > 0.4
+
+
+def test_puckered_frames_leave_the_other_recipes_as_they_were(photo_source):
+    """Puckered frames draw from their own random stream: switching them off gives the same
+    recipes for every other frame; a puckered frame has a relaxed, closed mouth."""
+    from dataclasses import replace
+
+    from latentcam.latent.photo import PUCKER_STRENGTH, make_recipes
+
+    options = replace(photo_source.options, frames=200)
+    with_puckers = make_recipes(photo_source.drivers, options)
+    without = make_recipes(photo_source.drivers, replace(options, pucker_fraction=0.0))
+    puckered = [i for i, r in enumerate(with_puckers) if r.pucker > 0]
+    assert 10 <= len(puckered) <= 45 and 0 not in puckered and 1 not in puckered
+    assert all(w == o for i, (w, o) in enumerate(zip(with_puckers, without)) if i not in puckered)
+    for i in puckered:
+        r = with_puckers[i]
+        assert PUCKER_STRENGTH[0] <= r.pucker <= PUCKER_STRENGTH[1]
+        assert r.relax == 1.0 and r.jaw_deg == 0.0 and r.mouth == with_puckers[1].mouth
+        assert r.eyes == without[i].eyes and r.turn == without[i].turn
+
+
 def test_closed_eye_gets_a_lid_not_a_smear(photo_source):
     """Closing the portrait's eyes paints lids of its own skin with a lash line: MediaPipe sees
     closed eyes, and the eye region holds skin, not the stretched dark lashes and iris; an open
