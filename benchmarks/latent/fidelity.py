@@ -473,13 +473,24 @@ def markdown(r: dict) -> str:
               "re-tracked image| per `REGION_GROUPS`; jitter ratio = frame-to-frame landmark motion "
               "of the image / of the real crop. The nearest training frame is a real photograph, "
               "so its sharpness is ~1 by construction.", ""]
-    lines += NOTES.get(r["report"], [])
+    lines += discussion(r)
     return "\n".join(lines) + "\n"
 
 
-#: Discussion appended to a report, by report name; written by whoever ran it, from its numbers.
-NOTES: dict[str, list[str]] = {
-    "fidelity_wolfgang_128px_12min": [
+def discussion(r: dict) -> list[str]:
+    """The discussion written for this very run (``NOTES``), or a line saying it was left out:
+    it quotes the numbers of the run it was written for, so a rerun must not inherit it."""
+    written_for, text = NOTES.get(r["report"], (None, []))
+    if written_for is None or written_for == r["machine"]["date_utc"]:
+        return text
+    return [f"(The discussion written for the run of {written_for} quoted that run's numbers and "
+            "was left out; add one for this run to `NOTES` in `benchmarks/latent/fidelity.py`.)", ""]
+
+
+#: Discussion appended to a report: report name → (the ``date_utc`` of the run it discusses,
+#: lines written by whoever ran it, from that run's numbers). ``discussion`` drops it on a rerun.
+NOTES: dict[str, tuple[str, list[str]]] = {
+    "fidelity_wolfgang_128px_12min": ("2026-12-01T06:47:45+00:00", [
         "## Reading these numbers",
         "",
         "- A reduced budget (128², 12 min per model, both training at once on 1 thread each of a "
@@ -518,8 +529,8 @@ NOTES: dict[str, list[str]] = {
         "- Verdict: not a clear win (image better, mouth/brow expression worse): the composed "
         "decoder stays selectable (`latentcam train --composed`), not the default.",
         "",
-    ],
-    "fidelity_wolfgang_128px_10min_3models": [
+    ]),
+    "fidelity_wolfgang_128px_10min_3models": ("2026-12-01T07:04:01+00:00", [
         "## Reading these numbers",
         "",
         "- The same split at a reduced budget (128², 10 min, three models at once on a quieter "
@@ -540,8 +551,8 @@ NOTES: dict[str, list[str]] = {
         "jaw-less encoder are selectable, promising for eyes and composition, not yet better "
         "overall.",
         "",
-    ],
-    "fidelity_single_face_256px_40min": [
+    ]),
+    "fidelity_single_face_256px_40min": ("2026-12-01T14:29:57+00:00", [
         "## Reading these numbers",
         "",
         "- 256², 40 minutes per model (three models at once, 1 thread each: ~1,150 steps), not the "
@@ -555,8 +566,8 @@ NOTES: dict[str, list[str]] = {
         "`side_by_side_fidelity_single_face_256px_40min.png` every model and the nearest frame "
         "look alike: her teeth in the smile, a closed relaxed mouth at #71.",
         "",
-    ],
-    "fidelity_single_face_128px_8min": [
+    ]),
+    "fidelity_single_face_128px_8min": ("2026-12-01T06:40:58+00:00", [
         "## Reading these numbers",
         "",
         "- A reduced budget (128², 8 min per model at once, 1 thread each: ~300–400 steps); the "
@@ -571,7 +582,7 @@ NOTES: dict[str, list[str]] = {
         "but is worse on the eyes (0.020 vs 0.010) and brows (0.023 vs 0.021); over all regions "
         "0.020 vs OLD 0.019 — a tie at this sample size.",
         "",
-    ],
+    ]),
 }
 
 
