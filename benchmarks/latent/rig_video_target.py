@@ -68,7 +68,10 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows, results = [], {}
     for target_clip, driver_clip in PAIRS:
-        found = sorted(a.bundles.glob(f"{target_clip}_s256_m*_seed0_old"))
+        # The longest-trained one: by the minutes in its name (m45 < m60 < m100), not by text.
+        prefix = f"{target_clip}_s256_m"
+        found = sorted(a.bundles.glob(f"{prefix}*_seed0_old"),
+                       key=lambda b: float(b.name[len(prefix):].split("_", 1)[0]))
         if not found:
             raise SystemExit(f"no {target_clip} bundle under {a.bundles}: run benchmarks/latent/fidelity.py "
                              f"--clip {target_clip}.mp4 first")
