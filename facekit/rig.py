@@ -12,7 +12,12 @@ frames put it for the retargeted scores::
 
 ``displacement`` (52, n, 3) is a ridge regression through the neutral face, fitted at export on
 the target's training observations (``latent.export.fit_blendshape_rig``) and stored in the
-bundle as ``rig.safetensors``; ``calibration.Retargeter`` applies it. Through the neutral: the
+bundle as ``rig.safetensors``; ``calibration.Retargeter`` applies it. Only the principal mouth
+movements (``RIG_BLENDSHAPES``) move points; the other rows are zero. MediaPipe reads secondary
+scores (dimple, press, shrug, …) differently on every face — the astronaut rests at mouthPress
+0.21 and reads her puckered frames as dimpled too — so a rig conditioned on them handed a
+driver's pucker only the part of the target's pucker that its dimple reading did not already
+explain (``benchmarks/latent/rig_blendshapes.md``). Through the neutral: the
 target's resting scores give the target's neutral face exactly, so a driver at rest still shows
 the target at rest. It lives in facekit because both sides use it: latent writes the file,
 calibration reads it, and neither may import the other.
@@ -25,11 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .blendshapes import NUM_BLENDSHAPES
+from .blendshapes import GROUPS, NUM_BLENDSHAPES
 from .errors import InputError
 from .landmarks import NUM_LANDMARKS
 
 RIG_FILE = "rig.safetensors"
+# The scores the rig places the lower face from: the mouth movements coverage and calibration
+# measure (open, lower lip down, smile, frown, pucker, funnel).
+RIG_BLENDSHAPES = GROUPS["mouth_open"] + GROUPS["smile"] + GROUPS["frown"] + GROUPS["pucker"]
 
 
 class RigError(InputError, ValueError):

@@ -220,15 +220,16 @@ def expression_metrics(pred: _Track, ref: _Track) -> dict:
 
 
 def blendshape_correlations(driver_bs: np.ndarray, render_bs: np.ndarray) -> dict[str, dict]:
-    """Per blendshape of ``REGION_GROUPS``: the driver's standard deviation and the Pearson r
-    between driver and render (None unless it moves in the driver, sd > 0.02, and at all in the
-    render)."""
+    """Per blendshape of ``REGION_GROUPS``: the driver's and the render's standard deviation and
+    the Pearson r between driver and render (None unless it moves in the driver, sd > 0.02, and
+    at all in the render). Where the render's sd is a small fraction of the driver's, the render
+    holds still and r says little."""
     out: dict[str, dict] = {}
     for names in REGION_GROUPS.values():
         for name, j in zip(names, indices(names)):
             a, b = driver_bs[:, j], render_bs[:, j]
             r = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0.02 and b.std() > 1e-6 else None
-            out[name] = {"driver_sd": float(a.std()), "r": r}
+            out[name] = {"driver_sd": float(a.std()), "render_sd": float(b.std()), "r": r}
     return out
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from latentcam.facekit.blendshapes import REGION_GROUPS, indices
-from latentcam.facekit.rig import BlendshapeRig
+from latentcam.facekit.rig import RIG_BLENDSHAPES, RIG_FILE, BlendshapeRig
 
 from .bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ONNX_OPSET, TargetBundle, write_manifest
 from .decoder import Decoder, DecoderConfig, build_decoder
@@ -28,7 +28,6 @@ from .features import FEATURE_SIZE, POINT_SCALE, POSE_SCALE, lower_face_points
 
 ENCODER_IO = ("features", "z")
 DECODER_IO = ("z", "image")
-RIG_FILE = "rig.safetensors"
 RIG_RIDGE = 0.01               # ridge strength per frame of the blendshape rig (scores 0..1, cm)
 
 
@@ -170,21 +169,27 @@ def target_neutral_rows(data) -> np.ndarray:
     return rows[:1] if rows.size else neutral_frames(data.blendshapes)
 
 
-def fit_blendshape_rig(data, ridge: float = RIG_RIDGE) -> tuple[BlendshapeRig, int]:
+def fit_blendshape_rig(data, ridge: float = RIG_RIDGE,
+                       scores: tuple[str, ...] = RIG_BLENDSHAPES) -> tuple[BlendshapeRig, int]:
     """The target's lower face per blendshape (``facekit.rig``): how far each lower-face point of
     the target's own frames moves per unit of each score, a ridge regression through the neutral
-    face (``target_neutral_rows``) on the frames nothing covers. Returns the rig and the number of
-    frames fitted."""
+    face (``target_neutral_rows``) on the frames nothing covers, on the blendshapes ``scores``
+    only (default: the principal mouth scores ``RIG_BLENDSHAPES``; the other rows stay zero, see
+    ``facekit.rig``). Returns the rig and the number of frames fitted."""
     calm = target_neutral_rows(data)
     points = lower_face_points()
+    columns = indices(scores)
     keep = ~data.occluded
-    if keep.sum() < 2 * data.blendshapes.shape[1]:
+    if keep.sum() < 2 * len(columns):
         keep = np.ones(len(data.blendshapes), bool)   # too few clear frames: use them all
-    x = data.blendshapes[keep].astype(np.float64) - data.blendshapes[calm].astype(np.float64).mean(axis=0)
+    bs = data.blendshapes[:, columns].astype(np.float64)
+    x = bs[keep] - bs[calm].mean(axis=0)
     y = (data.canonical[keep][:, points].astype(np.float64)
          - data.canonical[calm][:, points].astype(np.float64).mean(axis=0)).reshape(int(keep.sum()), -1)
     a = np.linalg.solve(x.T @ x + ridge * len(x) * np.eye(x.shape[1]), x.T @ y)
-    return BlendshapeRig(points, a.reshape(x.shape[1], len(points), 3)), len(x)
+    displacement = np.zeros((data.blendshapes.shape[1], len(points), 3))
+    displacement[columns] = a.reshape(len(columns), len(points), 3)
+    return BlendshapeRig(points, displacement), len(x)
 
 
 def write_blendshape_rig(out: Path, data) -> dict:
@@ -192,7 +197,8 @@ def write_blendshape_rig(out: Path, data) -> dict:
     manifest's ``blendshape_rig`` entry (the file itself goes into ``files`` as role ``rig``)."""
     rig, frames = fit_blendshape_rig(data)
     rig.save(Path(out) / RIG_FILE)
-    return {"file": RIG_FILE, "points": int(rig.points.size), "ridge": RIG_RIDGE, "frames": frames}
+    return {"file": RIG_FILE, "points": int(rig.points.size), "ridge": RIG_RIDGE, "frames": frames,
+            "blendshapes": list(RIG_BLENDSHAPES)}
 
 
 def _pca(codes: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,9 +13,10 @@ from support.tracking import tracked_frames
 
 from latentcam.calibration import RetargetOptions, Retargeter, TargetGeometry, TargetGeometryError
 from latentcam.calibration import measures
-from latentcam.facekit.blendshapes import INDEX
+from latentcam.facekit.blendshapes import BLENDSHAPE_NAMES, INDEX
+from latentcam.facekit.landmarks import LIPS_OUTER
 from latentcam.facekit.geometry import canonicalize
-from latentcam.facekit.rig import BlendshapeRig, RigError
+from latentcam.facekit.rig import RIG_BLENDSHAPES, BlendshapeRig, RigError
 from latentcam.latent.export import fit_blendshape_rig, target_neutral_rows
 from latentcam.realtime.target import (TargetError, default_target_dir, load_live_target, make_retargeter,
                                        target_geometry)
@@ -43,6 +44,9 @@ def test_the_rig_predicts_unseen_lower_faces_from_their_scores(wolfgang):
     data = _observations(wolfgang[:half])
     rig, frames = fit_blendshape_rig(data)
     assert frames == half and rig.points.size > 100
+    # Only the principal mouth scores move points (facekit.rig: secondary readings differ per face).
+    moving = {BLENDSHAPE_NAMES[j] for j in np.flatnonzero(np.abs(rig.displacement).max(axis=(1, 2)) > 0)}
+    assert moving == set(RIG_BLENDSHAPES)
     calm = target_neutral_rows(data)                    # the rig's origin
     neutral = data.canonical[calm].mean(axis=0)[rig.points]
     rest = data.blendshapes[calm].mean(axis=0)
@@ -61,6 +65,20 @@ def test_the_embedded_target_ships_a_rig_through_its_neutral():
     assert rig is not None and rig.points.size == target.bundle.manifest["blendshape_rig"]["points"]
     # Resting scores give the neutral face exactly: a driver at rest still shows the target at rest.
     np.testing.assert_allclose(rig.offsets(np.zeros(52)), 0.0)
+
+
+def test_the_default_target_puckers_when_asked():
+    """A driver's pucker narrows the default target's mouth as her own puckered training frames
+    do (the synthesis has them since version 4), not by the few per cent a rig fitted on every
+    secondary reading left it (benchmarks/latent/rig_blendshapes.md)."""
+    geometry = target_geometry(load_live_target())
+    rig, neutral = geometry.blendshape_rig, geometry.neutral_points
+    asked = np.zeros(52)
+    asked[INDEX["mouthPucker"]] = 0.5
+    puckered = neutral.copy()
+    puckered[rig.points] += rig.offsets(asked)
+    width = lambda p: np.ptp(p[list(LIPS_OUTER), 0])  # noqa: E731
+    assert width(puckered) < 0.92 * width(neutral)
 
 
 def _lower_lip_drop(points: np.ndarray) -> float:

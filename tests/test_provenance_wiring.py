@@ -28,8 +28,8 @@ from support.sinks import KeepingSink
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = REPO / "latentcam" / "assets" / "default_target"
 #: sha256 of the certificate scripts/sign_default_target.py made when it signed the default target.
-PROJECT_CERT_SHA256 = "d530d3e779e999d4dcec6a85ca3c26116b60e5fcafa1f9b4fddf87cff9e36a4f"
-DEFAULT_ID = "60443ff5"          # the default target's watermark id (its manifest's sha256[:4])
+PROJECT_CERT_SHA256 = "fec9b2097f0a2ab3ee68e77949c7f885393515e8df98de755462b9d03e9c30f7"
+DEFAULT_ID = "df8f53a4"          # the default target's watermark id (its manifest's sha256[:4])
 MARK_ID = 0x1234ABCD
 
 

@@ -153,9 +153,10 @@ def test_paste_mask_covers_the_face_not_the_targets_hair(drivers, photo_render):
         forehead = (oval > 0).copy()
         forehead[int(brow_top - 0.15 * iod):] = False
         assert changed[forehead].mean() < 0.05
-        # ... and the face itself is the render.
+        # ... and the face itself is the render (a pixel where the two happen to agree within
+        # 12 levels may stay "unchanged").
         nose = pts[lm.NOSE_TIP].astype(int)
-        assert changed[nose[1] - 3:nose[1] + 4, nose[0] - 3:nose[0] + 4].all()
+        assert changed[nose[1] - 3:nose[1] + 4, nose[0] - 3:nose[0] + 4].mean() > 0.9
         # The legacy mask (decoder alpha) did paste hair over the forehead.
         legacy, _ = _paste(CompositeOptions(colour_match=False, legacy=True), render, frame, face)
         changed_legacy = np.abs(legacy.astype(int) - driver.astype(int)).max(axis=2) > 12

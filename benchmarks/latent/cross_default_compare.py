@@ -31,18 +31,22 @@ REGIONS = ("mouth", "eyes", "brows")
 
 
 def each_blendshape(results: dict, label: str) -> list[str]:
-    """Markdown: per blendshape, the driver's sd and r for ``label``'s live-default rows."""
+    """Markdown: per blendshape, the driver's and the render's sd and r for ``label``'s
+    live-default rows."""
     keys = [k for k in results if k.endswith(f" / {label} / self-calibrated (live default)")]
     out = [f"Per blendshape, bundle **{label}** with the live default (a region's r is the mean of "
-           "its blendshapes' r; a blendshape counts where the driver's sd exceeds 0.02):", "",
-           "| blendshape | " + " | ".join(f"{k.split(' / ')[0]}: driver sd, r" for k in keys) + " |",
+           "its blendshapes' r; a blendshape counts where the driver's sd exceeds 0.02; where the "
+           "render's sd is a small fraction of the driver's, the render holds still and its r says "
+           "little):", "",
+           "| blendshape | " + " | ".join(f"{k.split(' / ')[0]}: driver sd, render sd, r" for k in keys) + " |",
            "|---|" + "---|" * len(keys)]
     names = list(results[keys[0]]["blendshape_correlation_each"]) if keys else []
     for name in names:
         cells = []
         for k in keys:
             e = results[k]["blendshape_correlation_each"][name]
-            cells.append(f"{e['driver_sd']:.3f}, " + ("–" if e["r"] is None else f"{e['r']:.3f}"))
+            render_sd = "–" if e.get("render_sd") is None else f"{e['render_sd']:.3f}"
+            cells.append(f"{e['driver_sd']:.3f}, {render_sd}, " + ("–" if e["r"] is None else f"{e['r']:.3f}"))
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     return out
 

@@ -4,7 +4,7 @@
         --bundle before=.cache/default_target/before --bundle after=latentcam/assets/default_target \
         [--data .cache/default_target/data]
 
-Columns: neutral, widest smile, widest open mouth, eyes closed, head turn. The expressions are
+Columns: neutral, widest smile, widest open mouth, eyes closed, head turn, pucker. The expressions are
 picked from the one-photo training set (``latentcam prepare --photo``; synthesised from the
 public-domain portrait, no clip pixels) by its tracked blendshapes and pose; the first row is that
 training frame itself, each further row a bundle's render of the same expression (its encoder on
@@ -47,6 +47,7 @@ def pick_expressions(data) -> dict[str, int]:
         "open mouth": int(np.argmax(np.where(frontal, bs[:, indices(("jawOpen",))[0]], -9))),
         "eyes closed": int(np.argmax(np.where(frontal & calm_mouth, group("blink"), -9))),
         "head turn": int(np.argmax(np.abs(pose[:, 0]) - 3.0 * group("mouth_open"))),
+        "pucker": int(np.argmax(np.where(frontal, bs[:, indices(("mouthPucker",))[0]], -9))),
     }
 
 
