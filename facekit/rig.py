@@ -14,10 +14,10 @@ frames put it for the retargeted scores::
 the target's training observations (``latent.export.fit_blendshape_rig``) and stored in the
 bundle as ``rig.safetensors``; ``calibration.Retargeter`` applies it. Only the principal mouth
 movements (``RIG_BLENDSHAPES``) move points; the other rows are zero. MediaPipe reads secondary
-scores (dimple, press, shrug, …) differently on every face — the astronaut rests at mouthPress
-0.21 and reads her puckered frames as dimpled too — so a rig conditioned on them handed a
-driver's pucker only the part of the target's pucker that its dimple reading did not already
-explain (``benchmarks/latent/rig_blendshapes.md``). Through the neutral: the
+scores (dimple, press, shrug, …) differently on every face — the astronaut's closed lips read
+as pressed at rest, and her puckered frames as dimpled too — so a rig conditioned on them handed
+a driver's pucker, which comes without those readings, only the part of the target's pucker
+they did not already explain (``benchmarks/latent/rig_blendshapes.md``). Through the neutral: the
 target's resting scores give the target's neutral face exactly, so a driver at rest still shows
 the target at rest. It lives in facekit because both sides use it: latent writes the file,
 calibration reads it, and neither may import the other.
