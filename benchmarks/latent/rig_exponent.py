@@ -65,7 +65,7 @@ def problem(data):
     return x, y, points, columns
 
 
-def solve(x, y, p, ridge=0.01):
+def solve(x, y, p):
     from latentcam.latent.export import RIG_RIDGE
 
     f = phi(x, p)
