@@ -176,6 +176,17 @@ def fit_blendshape_rig(data, ridge: float = RIG_RIDGE,
     face (``target_neutral_rows``) on the frames nothing covers, on the blendshapes ``scores``
     only (default: the principal mouth scores ``RIG_BLENDSHAPES``; the other rows stay zero, see
     ``facekit.rig``). Returns the rig and the number of frames fitted."""
+    x, y, points, columns = rig_regression_data(data, scores)
+    a = ridge_through_origin(x, y, ridge)
+    displacement = np.zeros((data.blendshapes.shape[1], len(points), 3))
+    displacement[columns] = a.reshape(len(columns), len(points), 3)
+    return BlendshapeRig(points, displacement), len(x)
+
+
+def rig_regression_data(data, scores: tuple[str, ...] = RIG_BLENDSHAPES):
+    """What ``fit_blendshape_rig`` regresses: per frame nothing covers (all frames when too few
+    are clear), the change of ``scores`` from the neutral (frames × scores) and the lower-face
+    points' move from the neutral (frames × 3n); with the points and the score columns."""
     calm = target_neutral_rows(data)
     points = lower_face_points()
     columns = indices(scores)
@@ -186,10 +197,12 @@ def fit_blendshape_rig(data, ridge: float = RIG_RIDGE,
     x = bs[keep] - bs[calm].mean(axis=0)
     y = (data.canonical[keep][:, points].astype(np.float64)
          - data.canonical[calm][:, points].astype(np.float64).mean(axis=0)).reshape(int(keep.sum()), -1)
-    a = np.linalg.solve(x.T @ x + ridge * len(x) * np.eye(x.shape[1]), x.T @ y)
-    displacement = np.zeros((data.blendshapes.shape[1], len(points), 3))
-    displacement[columns] = a.reshape(len(columns), len(points), 3)
-    return BlendshapeRig(points, displacement), len(x)
+    return x, y, points, columns
+
+
+def ridge_through_origin(x: np.ndarray, y: np.ndarray, ridge: float = RIG_RIDGE) -> np.ndarray:
+    """Coefficients of ``y ≈ x @ a`` with no intercept, ridge strength ``ridge`` per row."""
+    return np.linalg.solve(x.T @ x + ridge * len(x) * np.eye(x.shape[1]), x.T @ y)
 
 
 def write_blendshape_rig(out: Path, data) -> dict:

@@ -6,7 +6,8 @@ MediaPipe's mouth scores respond to the face's shape with a dead zone: a pucker 
 until the lips have narrowed a fair way (``pucker_synthesis.md``), and a small jawOpen stands for
 more jaw drop than a straight line through the large ones says. ``facekit.rig`` is linear in the
 score change; this script tries φ(x) = x^p above rest (linear below) for p in ``EXPONENTS``, the
-rig refitted on φ exactly as ``latent.export.fit_blendshape_rig`` fits the linear one, and reports
+rig refitted on φ of the same data (``latent.export.rig_regression_data``) with the same ridge
+as ``latent.export.fit_blendshape_rig`` fits the linear one, and reports
 in one run:
 
 1. how well each p predicts frames the rig was not fitted on, on four training sets (the
@@ -49,27 +50,10 @@ def phi(x: np.ndarray, p: float) -> np.ndarray:
     return np.where(x > 0.0, np.abs(x) ** p, x)
 
 
-def problem(data):
-    """Score changes (principal mouth scores) and lower-face point moves, as the export fits."""
-    from latentcam.facekit.blendshapes import indices
-    from latentcam.facekit.rig import RIG_BLENDSHAPES
-    from latentcam.latent.export import target_neutral_rows
-    from latentcam.latent.features import lower_face_points
-
-    calm, points, columns = target_neutral_rows(data), lower_face_points(), indices(RIG_BLENDSHAPES)
-    keep = ~data.occluded
-    bs = data.blendshapes[:, columns].astype(np.float64)
-    x = bs[keep] - bs[calm].mean(axis=0)
-    y = (data.canonical[keep][:, points].astype(np.float64)
-         - data.canonical[calm][:, points].astype(np.float64).mean(axis=0)).reshape(int(keep.sum()), -1)
-    return x, y, points, columns
-
-
 def solve(x, y, p):
-    from latentcam.latent.export import RIG_RIDGE
+    from latentcam.latent.export import ridge_through_origin
 
-    f = phi(x, p)
-    return np.linalg.solve(f.T @ f + RIG_RIDGE * len(f) * np.eye(f.shape[1]), f.T @ y)
+    return ridge_through_origin(phi(x, p), y)
 
 
 def cv_error(x, y, p, contiguous: bool, folds: int = 5) -> float:
@@ -91,6 +75,7 @@ def main() -> None:
     from latentcam.facekit.geometry import canonicalize
     from latentcam.facekit.rig import BlendshapeRig
     from latentcam.latent.evaluate import EvalOptions, evaluate_cross
+    from latentcam.latent.export import rig_regression_data, target_neutral_rows
     from latentcam.latent.training_data import load_training_data
     from latentcam.realtime.bench import machine_info
 
@@ -101,7 +86,7 @@ def main() -> None:
         if not (REPO / folder / "manifest.json").is_file():
             print(f"skipping {name}: {folder} not built", flush=True)
             continue
-        x, y, _, _ = problem(load_training_data(REPO / folder))
+        x, y, _, _ = rig_regression_data(load_training_data(REPO / folder))
         cv[name] = {kind: {p: cv_error(x, y, p, kind == "contiguous") for p in EXPONENTS}
                     for kind in ("random", "contiguous")}
         print(name, cv[name], flush=True)
@@ -114,8 +99,7 @@ def main() -> None:
                                blendshapes=np.stack([f.blendshapes for f in fs]), occluded=np.zeros(len(fs), bool),
                                manifest={}, frame_index=np.arange(len(fs)))
     first, second = observations(faces[:half]), observations(faces[half:])
-    x, y, points, columns = problem(first)
-    from latentcam.latent.export import target_neutral_rows
+    x, y, points, columns = rig_regression_data(first)
     calm = target_neutral_rows(first)
     neutral = first.canonical[calm].mean(axis=0)[points]
     rest = first.blendshapes[calm][:, columns].mean(axis=0)
@@ -128,7 +112,7 @@ def main() -> None:
 
     bundle = REPO / "latentcam/assets/default_target"
     data = load_training_data(REPO / DATASETS["embedded target (one photo, v4)"])
-    x, y, points, columns = problem(data)
+    x, y, points, columns = rig_regression_data(data)
     cross = {}
     for p in EXPONENTS:
         a = solve(x, y, p)
