@@ -21,6 +21,15 @@ they did not already explain (``benchmarks/latent/rig_blendshapes.md``). Through
 target's resting scores give the target's neutral face exactly, so a driver at rest still shows
 the target at rest. It lives in facekit because both sides use it: latent writes the file,
 calibration reads it, and neither may import the other.
+
+Score response: MediaPipe's mouth scores have a dead zone — a pucker or a jaw drop reads near 0
+until the face has moved a fair way (``benchmarks/latent/pucker_synthesis.md``) — so a straight
+line through a target's large movements under-delivers a driver's small asks, and the render
+stays still where the driver moves. The rig is therefore linear not in the score change but in
+its ``score_response``: rises above rest raised to ``exponent`` (≤ 1), falls below rest as they
+are. The export chooses the exponent per target from its own frames
+(``latent.export.choose_rig_exponent``); 1.0 is the plain linear rig, and what rig files
+written before the exponent existed hold.
 """
 
 from __future__ import annotations
@@ -44,10 +53,20 @@ class RigError(InputError, ValueError):
     """A target bundle's blendshape rig is missing or malformed."""
 
 
+def score_response(delta_blendshapes: np.ndarray, exponent: float) -> np.ndarray:
+    """What the rig is linear in (float64): score rises above rest raised to ``exponent``,
+    falls below rest unchanged; exponent 1 is the identity."""
+    delta = np.asarray(delta_blendshapes, np.float64)
+    if exponent == 1.0:
+        return delta
+    return np.where(delta > 0.0, np.abs(delta) ** exponent, delta)
+
+
 @dataclass(frozen=True)
 class BlendshapeRig:
     points: np.ndarray         # (n,) int64 landmark indices the rig places
-    displacement: np.ndarray   # (52, n, 3) float32 cm per unit of each blendshape score
+    displacement: np.ndarray   # (52, n, 3) float32 cm per unit of each score's response
+    exponent: float = 1.0      # score_response's power for rises above rest (0 < e <= 1)
 
     def __post_init__(self) -> None:
         points = np.asarray(self.points)
@@ -63,23 +82,29 @@ class BlendshapeRig:
                            f"({NUM_BLENDSHAPES}, {points.size}, 3); {fix}")
         if not np.all(np.isfinite(disp)):
             raise RigError(f"blendshape rig: displacement contains NaN or infinite values; {fix}")
+        exponent = float(self.exponent)
+        if not (np.isfinite(exponent) and 0.0 < exponent <= 1.0):
+            raise RigError(f"blendshape rig: exponent must be in (0, 1], got {self.exponent}; {fix}")
+        object.__setattr__(self, "exponent", exponent)
         object.__setattr__(self, "points", points.astype(np.int64))
         object.__setattr__(self, "displacement", disp)
         object.__setattr__(self, "_flat", disp.reshape(NUM_BLENDSHAPES, -1).astype(np.float64))
 
     def offsets(self, delta_blendshapes: np.ndarray) -> np.ndarray:
         """(n, 3) float64: the rig's points moved from the neutral for scores this far from rest."""
-        return (np.asarray(delta_blendshapes, np.float64) @ self._flat).reshape(-1, 3)
+        return (score_response(delta_blendshapes, self.exponent) @ self._flat).reshape(-1, 3)
 
     def save(self, path: Path) -> None:
         from safetensors.numpy import save_file
 
         save_file({"points": np.ascontiguousarray(self.points),
-                   "displacement": np.ascontiguousarray(self.displacement)}, str(path))
+                   "displacement": np.ascontiguousarray(self.displacement),
+                   "exponent": np.array([self.exponent], np.float32)}, str(path))
 
     @classmethod
     def load(cls, path: Path) -> "BlendshapeRig":
-        """Read a rig file (safetensors: plain arrays, nothing executed)."""
+        """Read a rig file (safetensors: plain arrays, nothing executed). A file without an
+        ``exponent`` (written before it existed) is the linear rig."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -90,4 +115,8 @@ class BlendshapeRig:
         missing = {"points", "displacement"} - set(tensors)
         if missing:
             raise RigError(f"blendshape rig {path} lacks {sorted(missing)}; re-export the target bundle")
-        return cls(tensors["points"], tensors["displacement"])
+        exponent = tensors.get("exponent", np.ones(1, np.float32))
+        if exponent.size != 1:
+            raise RigError(f"blendshape rig {path}: exponent must hold one value, got {exponent.size}; "
+                           "re-export the target bundle")
+        return cls(tensors["points"], tensors["displacement"], float(exponent.reshape(-1)[0]))

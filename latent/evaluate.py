@@ -16,7 +16,9 @@ landmarks (``latent.photo.PhotoRig``).
 *Cross* (another person drives): per-region Pearson correlation between the driver's blendshapes
 and the re-tracked render's, and *identity leak*: how far the render's neutral face (re-tracked,
 canonicalised, on the driver's most neutral frames) sits from the target's neutral, relative to
-how far the driver's own neutral face is (0 = target shape kept, 1 = driver's shape copied).
+how far the driver's own neutral face is (0 = target shape kept, 1 = driver's shape copied),
+and *lower-face wobble* (``lower_face_jerk``: the render's frame-to-frame second difference of
+lips, chin and jaw against the driver's).
 
 The driver → (points, blendshapes, pose) mapping is a parameter, so cross mode can run with the
 raw driver geometry or through calibration's retargeting (``latentcam/eval_command.py``).
@@ -217,6 +219,28 @@ def expression_metrics(pred: _Track, ref: _Track) -> dict:
         out["reference_motion_px"] = float(mr)
         out["jitter_ratio"] = float(mp / max(mr, 1e-6))
     return out
+
+
+def lower_face_jerk(driver_points, render_points, frame_index) -> dict | None:
+    """Frame-to-frame wobble of the lower face (lips, chin, jaw: ``features.lower_face_points``)
+    in canonical cm: the mean second difference ``|p[t-1] - 2 p[t] + p[t+1]|`` over runs of three
+    consecutive frames, for the driver and for the re-tracked render, and their ratio. A smooth
+    movement the render follows adds little to it; a render that flickers between shapes while
+    the driver moves smoothly raises it above the driver's (ratio > 1). None without three
+    consecutive frames."""
+    from .features import lower_face_points
+
+    points = lower_face_points()
+    idx = np.asarray(frame_index)
+    runs = [t for t in range(1, len(idx) - 1) if idx[t - 1] == idx[t] - 1 and idx[t + 1] == idx[t] + 1]
+    if not runs:
+        return None
+
+    def jerk(seq) -> float:
+        a = np.stack(seq)[:, points].astype(np.float64)
+        return float(np.mean([np.linalg.norm(a[t - 1] - 2 * a[t] + a[t + 1], axis=1).mean() for t in runs]))
+    d, r = jerk(driver_points), jerk(render_points)
+    return {"driver_cm": d, "render_cm": r, "ratio": r / max(d, 1e-9), "triples": len(runs)}
 
 
 def blendshape_correlations(driver_bs: np.ndarray, render_bs: np.ndarray) -> dict[str, dict]:
@@ -458,6 +482,9 @@ def evaluate_cross(bundle_dir: Path, clip: Path, options: EvalOptions = EvalOpti
                               "driver_neutral_to_target_cm": base,
                               "leak_ratio": leak / max(base, 1e-6),
                               "neutral_frames": int(k)}
+        report["lower_face_jerk"] = lower_face_jerk(
+            [driven.canonical[i] for i in ok], [canonicalize(track.landmarks[i]).points for i in ok],
+            [driven.index[i] for i in ok])
     if options.out_dir:
         _write_outputs(Path(options.out_dir), report, driven,
                        [("driver crop", driven.real), ("render", renders)], options.panels)
@@ -520,4 +547,10 @@ def report_markdown(r: dict) -> str:
                       f"(RMS) from the target's neutral; the driver's own neutral is "
                       f"{idn['driver_neutral_to_target_cm']:.3f} cm away (leak ratio "
                       f"{idn['leak_ratio']:.2f}; 0 = target shape kept, 1 = driver's shape)."]
+        jerk = r.get("lower_face_jerk")
+        if jerk:
+            lines += ["", f"Lower-face wobble (mean second difference of lips, chin and jaw over "
+                      f"{jerk['triples']} runs of three frames): render {jerk['render_cm']:.4f} cm, "
+                      f"driver {jerk['driver_cm']:.4f} cm (ratio {jerk['ratio']:.2f}; above 1 the "
+                      "render flickers more than the driver moves)."]
     return "\n".join(lines) + "\n"

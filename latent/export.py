@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from latentcam.facekit.blendshapes import REGION_GROUPS, indices
-from latentcam.facekit.rig import RIG_BLENDSHAPES, RIG_FILE, BlendshapeRig
+from latentcam.facekit.rig import RIG_BLENDSHAPES, RIG_FILE, BlendshapeRig, score_response
 
 from .bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ONNX_OPSET, TargetBundle, write_manifest
 from .decoder import Decoder, DecoderConfig, build_decoder
@@ -29,6 +29,11 @@ from .features import FEATURE_SIZE, POINT_SCALE, POSE_SCALE, lower_face_points
 ENCODER_IO = ("features", "z")
 DECODER_IO = ("z", "image")
 RIG_RIDGE = 0.01               # ridge strength per frame of the blendshape rig (scores 0..1, cm)
+# The exponents of the rig's score response the export chooses from (facekit.rig.score_response;
+# benchmarks/latent/rig_exponent.md measured 0.4..1 on four training sets), and the folds of the
+# cross-validation that chooses.
+RIG_EXPONENTS = (0.5, 0.6, 0.75, 1.0)
+RIG_FOLDS = 5
 
 
 def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, input_name: str,
@@ -169,18 +174,67 @@ def target_neutral_rows(data) -> np.ndarray:
     return rows[:1] if rows.size else neutral_frames(data.blendshapes)
 
 
-def fit_blendshape_rig(data, ridge: float = RIG_RIDGE,
-                       scores: tuple[str, ...] = RIG_BLENDSHAPES) -> tuple[BlendshapeRig, int]:
+def fit_blendshape_rig(data, ridge: float = RIG_RIDGE, scores: tuple[str, ...] = RIG_BLENDSHAPES,
+                       exponent: float | None = None) -> tuple[BlendshapeRig, int, dict]:
     """The target's lower face per blendshape (``facekit.rig``): how far each lower-face point of
-    the target's own frames moves per unit of each score, a ridge regression through the neutral
-    face (``target_neutral_rows``) on the frames nothing covers, on the blendshapes ``scores``
-    only (default: the principal mouth scores ``RIG_BLENDSHAPES``; the other rows stay zero, see
-    ``facekit.rig``). Returns the rig and the number of frames fitted."""
+    the target's own frames moves per unit of each score's response, a ridge regression through
+    the neutral face (``target_neutral_rows``) on the frames nothing covers, on the blendshapes
+    ``scores`` only (default: the principal mouth scores ``RIG_BLENDSHAPES``; the other rows stay
+    zero, see ``facekit.rig``). ``exponent`` None: ``rig_exponent``'s choice for this training
+    set. Returns the rig, the number of frames fitted and how the exponent was chosen."""
     x, y, points, columns = rig_regression_data(data, scores)
-    a = ridge_through_origin(x, y, ridge)
+    choice = {"exponent": exponent, "chosen_by": "given"} if exponent is not None \
+        else rig_exponent(data, x, y, ridge)
+    a = ridge_through_origin(score_response(x, choice["exponent"]), y, ridge)
     displacement = np.zeros((data.blendshapes.shape[1], len(points), 3))
     displacement[columns] = a.reshape(len(columns), len(points), 3)
-    return BlendshapeRig(points, displacement), len(x)
+    return BlendshapeRig(points, displacement, choice["exponent"]), len(x), choice
+
+
+def rig_exponent(data, x: np.ndarray, y: np.ndarray, ridge: float = RIG_RIDGE) -> dict:
+    """The score response's exponent for a target's rig (``facekit.rig``), and how it was chosen.
+
+    A one-photo target (its training set is ``synthetic``) gets the candidate of ``RIG_EXPONENTS``
+    that places held-out frames best (``rig_exponent_errors``): its frames come from recipes
+    that span every principal mouth movement, so a rig fitted on them is not asked for
+    expressions unlike all of them, and a power below 1 lets the small asks MediaPipe's dead zone
+    hides show (the embedded target: 0.6). A recorded target keeps the linear rig: a recording
+    may lack whole expressions, and fitted on the Wolfgang clip's crying half, a power rig places
+    her laughing half worse than the linear one, though cross-validation within the crying half
+    prefers it (``benchmarks/latent/rig_exponent.md``)."""
+    if not data.manifest.get("synthetic"):
+        return {"exponent": 1.0, "chosen_by": "recorded training set: linear"}
+    errors = rig_exponent_errors(x, y, ridge)
+    if not errors:
+        return {"exponent": 1.0, "chosen_by": "too few frames to compare: linear"}
+    best = min(errors.values())
+    return {"exponent": max(p for p, e in errors.items() if e <= best),   # ties: the larger
+            "chosen_by": f"{RIG_FOLDS}-fold cross-validation on the synthetic training set",
+            "cv_error_cm": {str(p): round(e, 5) for p, e in errors.items()}}
+
+
+def rig_exponent_errors(x: np.ndarray, y: np.ndarray, ridge: float = RIG_RIDGE,
+                        exponents: tuple[float, ...] = RIG_EXPONENTS, folds: int = RIG_FOLDS,
+                        random_folds: bool = False) -> dict[float, float]:
+    """Per candidate exponent: the mean distance (cm) between held-out frames' lower-face points
+    and where a rig fitted on the other frames puts them, over ``folds`` contiguous stretches
+    of the frames (``random_folds``: frames dealt to folds at random, seed 0, for comparison);
+    empty with fewer than two frames per fold."""
+    n = len(x)
+    if n < 2 * folds:
+        return {}
+    fold = (np.random.default_rng(0).permutation(n) % folds if random_folds
+            else (np.arange(n) * folds) // n)
+    errors = {}
+    for p in exponents:
+        err = []
+        for k in range(folds):
+            fit, held = fold != k, fold == k
+            a = ridge_through_origin(score_response(x[fit], p), y[fit], ridge)
+            miss = (score_response(x[held], p) @ a - y[held]).reshape(int(held.sum()), -1, 3)
+            err.append(float(np.linalg.norm(miss, axis=2).mean()))
+        errors[float(p)] = float(np.mean(err))
+    return errors
 
 
 def rig_regression_data(data, scores: tuple[str, ...] = RIG_BLENDSHAPES):
@@ -208,10 +262,10 @@ def ridge_through_origin(x: np.ndarray, y: np.ndarray, ridge: float = RIG_RIDGE)
 def write_blendshape_rig(out: Path, data) -> dict:
     """Fit the target's rig on ``data`` and write it into the bundle folder ``out``; returns the
     manifest's ``blendshape_rig`` entry (the file itself goes into ``files`` as role ``rig``)."""
-    rig, frames = fit_blendshape_rig(data)
+    rig, frames, choice = fit_blendshape_rig(data)
     rig.save(Path(out) / RIG_FILE)
     return {"file": RIG_FILE, "points": int(rig.points.size), "ridge": RIG_RIDGE, "frames": frames,
-            "blendshapes": list(RIG_BLENDSHAPES)}
+            "blendshapes": list(RIG_BLENDSHAPES), **choice}
 
 
 def _pca(codes: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

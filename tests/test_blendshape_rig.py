@@ -17,7 +17,8 @@ from latentcam.facekit.blendshapes import BLENDSHAPE_NAMES, INDEX
 from latentcam.facekit.landmarks import LIPS_OUTER
 from latentcam.facekit.geometry import canonicalize
 from latentcam.facekit.rig import RIG_BLENDSHAPES, BlendshapeRig, RigError
-from latentcam.latent.export import fit_blendshape_rig, target_neutral_rows
+from latentcam.latent.export import (fit_blendshape_rig, rig_exponent_errors, rig_regression_data,
+                                     target_neutral_rows)
 from latentcam.realtime.target import (TargetError, default_target_dir, load_live_target, make_retargeter,
                                        target_geometry)
 
@@ -42,7 +43,7 @@ def test_the_rig_predicts_unseen_lower_faces_from_their_scores(wolfgang):
     (from their blendshapes alone) much closer to where they are than the neutral face does."""
     half = len(wolfgang) // 2
     data = _observations(wolfgang[:half])
-    rig, frames = fit_blendshape_rig(data)
+    rig, frames, choice = fit_blendshape_rig(data)
     assert frames == half and rig.points.size > 100
     # Only the principal mouth scores move points (facekit.rig: secondary readings differ per face).
     moving = {BLENDSHAPE_NAMES[j] for j in np.flatnonzero(np.abs(rig.displacement).max(axis=(1, 2)) > 0)}
@@ -53,9 +54,20 @@ def test_the_rig_predicts_unseen_lower_faces_from_their_scores(wolfgang):
     test = _observations(wolfgang[half:])
     truth = test.canonical[:, rig.points]
     still = np.linalg.norm(truth - neutral, axis=2).mean()
-    placed = np.stack([neutral + rig.offsets(b - rest) for b in test.blendshapes])
-    err = np.linalg.norm(truth - placed, axis=2).mean()
+
+    def error(r):
+        placed = np.stack([neutral + r.offsets(b - rest) for b in test.blendshapes])
+        return np.linalg.norm(truth - placed, axis=2).mean()
+    err = error(rig)
     assert err < 0.7 * still, (err, still)
+    # A recorded training set keeps the linear rig (facekit.rig's score response, exponent 1):
+    # within the crying half a power below 1 wins cross-validation, yet fitted on it the rig
+    # places the unseen laughing half worse.
+    assert rig.exponent == 1.0 and choice["chosen_by"].startswith("recorded")
+    errors = rig_exponent_errors(*rig_regression_data(data)[:2])
+    power = min(errors, key=errors.get)
+    assert power < 1.0
+    assert error(fit_blendshape_rig(data, exponent=power)[0]) > err
 
 
 def test_the_embedded_target_ships_a_rig_through_its_neutral():
@@ -79,6 +91,27 @@ def test_the_default_target_puckers_when_asked():
     puckered[rig.points] += rig.offsets(asked)
     width = lambda p: np.ptp(p[list(LIPS_OUTER), 0])  # noqa: E731
     assert width(puckered) < 0.92 * width(neutral)
+
+
+def test_the_default_targets_rig_lets_small_asks_show():
+    """Her training set is synthetic, so the export chose the rig's score response by
+    cross-validation (``latent.export.rig_exponent``): a power below 1, under which a small pucker
+    ask (0.1, inside MediaPipe's dead zone for a linear rig) narrows her mouth by well over a
+    fifth of what an ask of 0.5 does."""
+    target = load_live_target()
+    rig, neutral = target_geometry(target).blendshape_rig, target_geometry(target).neutral_points
+    entry = target.bundle.manifest["blendshape_rig"]
+    assert rig.exponent < 1.0 and entry["exponent"] == pytest.approx(rig.exponent)
+    assert "cross-validation" in entry["chosen_by"] and min(entry["cv_error_cm"].values()) < entry["cv_error_cm"]["1.0"]
+    width = lambda p: np.ptp(p[list(LIPS_OUTER), 0])  # noqa: E731
+
+    def narrowing(ask: float) -> float:
+        asked = np.zeros(52)
+        asked[INDEX["mouthPucker"]] = ask
+        q = neutral.copy()
+        q[rig.points] += rig.offsets(asked)
+        return width(neutral) - width(q)
+    assert narrowing(0.1) > 0.3 * narrowing(0.5) > 0
 
 
 def _lower_lip_drop(points: np.ndarray) -> float:
@@ -135,6 +168,16 @@ def test_a_malformed_rig_is_refused_with_a_clear_error(tmp_path):
         BlendshapeRig(np.array([0, 0, 1]), np.zeros((52, 3, 3)))
     with pytest.raises(RigError, match="NaN"):
         BlendshapeRig(np.arange(2), np.full((52, 2, 3), np.nan))
+    with pytest.raises(RigError, match="exponent"):
+        BlendshapeRig(np.arange(2), np.zeros((52, 2, 3)), exponent=1.5)
+    # A rig file written before the score response had an exponent is the linear rig.
+    from safetensors.numpy import save_file
+    save_file({"points": np.arange(3), "displacement": np.ones((52, 3, 3), np.float32)},
+              str(tmp_path / "old.safetensors"))
+    old = BlendshapeRig.load(tmp_path / "old.safetensors")
+    delta = np.full(52, 0.04)
+    assert old.exponent == 1.0
+    np.testing.assert_allclose(old.offsets(delta), np.full((3, 3), 52 * 0.04))
     (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(RigError, match="re-export"):
         BlendshapeRig.load(tmp_path / "bad.safetensors")

@@ -107,3 +107,25 @@ def test_blendshape_correlation_counts_what_moves_in_the_driver(single_face_clip
     moving = [mixed[n]["r"] for n in REGION_GROUPS["mouth"] if mixed[n]["r"] is not None]
     assert region_correlation(driver, smile_reversed)["mouth"] == pytest.approx(np.mean(moving))
     assert region_correlation(driver, smile_reversed)["mouth"] < region_correlation(driver, driver)["mouth"]
+
+
+def test_lower_face_jerk_counts_wobble_not_movement(single_face_clip):
+    """On single_face's real tracked faces: a render that copies the driver wobbles as much as
+    the driver (ratio 1), one that follows the driver with a steady offset too, one that flickers
+    a millimetre up and down every other frame wobbles more (ratio > 1), and only runs of three
+    consecutive frames count."""
+    from latentcam.facekit.geometry import canonicalize
+    from latentcam.latent.evaluate import lower_face_jerk
+    from latentcam.latent.features import lower_face_points
+
+    faces = [(i, f) for i, _, f in tracked_frames(single_face_clip) if f is not None]
+    index = [i for i, _ in faces]
+    driver = [canonicalize(f.landmarks_px).points for _, f in faces]
+    same = lower_face_jerk(driver, driver, index)
+    assert same["ratio"] == pytest.approx(1.0) and same["driver_cm"] > 0
+    assert lower_face_jerk(driver, [p + 0.3 for p in driver], index)["ratio"] == pytest.approx(1.0)
+    flicker = [p.copy() for p in driver]
+    for t in range(0, len(flicker), 2):
+        flicker[t][lower_face_points(), 1] += 0.1
+    assert lower_face_jerk(driver, flicker, index)["ratio"] > 1.5
+    assert lower_face_jerk(driver[:3], driver[:3], [0, 1, 3]) is None

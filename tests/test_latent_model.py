@@ -329,6 +329,7 @@ def test_eval_cross_and_errors(trained, testdata, tmp_path):
     r = evaluate_cross(trained, testdata / "WolfgangLanger_Pexels.mp4",
                        EvalOptions(frames="0:12", out_dir=tmp_path / "x"))
     assert r["mode"] == "cross" and r["frames_evaluated"] == 12
+    assert r["lower_face_jerk"]["triples"] >= 8 and r["lower_face_jerk"]["render_cm"] > 0
     with pytest.raises(EvalError, match="no face"):
         evaluate_cross(trained, testdata / "no_face.mp4", EvalOptions(max_frames=5))
     with pytest.raises(EvalError, match="cannot open"):

@@ -28,8 +28,8 @@ from support.sinks import KeepingSink
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = REPO / "latentcam" / "assets" / "default_target"
 #: sha256 of the certificate scripts/sign_default_target.py made when it signed the default target.
-PROJECT_CERT_SHA256 = "fec9b2097f0a2ab3ee68e77949c7f885393515e8df98de755462b9d03e9c30f7"
-DEFAULT_ID = "df8f53a4"          # the default target's watermark id (its manifest's sha256[:4])
+PROJECT_CERT_SHA256 = "cf509c6b854596dfb9e94b25a565548e474d6aeab45f88bf380ba86d93f7ba26"
+DEFAULT_ID = "5a33b553"          # the default target's watermark id (its manifest's sha256[:4])
 MARK_ID = 0x1234ABCD
 
 

@@ -13,7 +13,9 @@ readings — barely narrowed her mouth. Fitted on the principal mouth scores alo
 the target. For each bundle (its rig refitted both ways on its training set, named in its
 manifest) and sample clip, in one run: ``latent.evaluate.evaluate_cross`` with the live default
 (self-calibrating retargeting) and each rig swapped in, plus landmark deltas (no rig). Also the
-mouth width the rig gives for mouthPucker 0.25 / 0.5 above rest, against the neutral's.
+mouth width the rig gives for mouthPucker 0.25 / 0.5 above rest, against the neutral's. Both
+rigs are linear in the scores (exponent 1, as the export fitted them when this was measured;
+the score response the export now chooses per target is compared in ``rig_exponent.md``).
 Writes ``rig_blendshapes.json`` / ``.md`` here; no pictures of the third-party clips.
 """
 
@@ -64,7 +66,7 @@ def main() -> None:
         neutral = bundle.neutral_canonical
         rigs = {}
         for name, scores in fits.items():
-            rig, frames = fit_blendshape_rig(data, scores=scores)
+            rig, frames, _ = fit_blendshape_rig(data, scores=scores, exponent=1.0)
             rigs[name] = rig
             width = []
             for pucker in (0.25, 0.5):

@@ -2,6 +2,6 @@
  "format": "latentcam-bundle-signature",
  "version": 1,
  "alg": "es256",
- "manifest_sha256": "df8f53a49cce81df4bc1e5b148092dd3303cce47515ef019ff919268799c91f3",
- "signature": "MEQCIELu8DGR/ZkR65BfM6vJeVIUrBkiwrSVQpPfgO/16xejAiA9YMumL1tOsFxnBAe3q/yD9QumD37KCq63DJIG1PmyTw=="
+ "manifest_sha256": "5a33b5536850f060a0b0e6f40c8b75b8fe625d4ae780bed7b901cf131363b606",
+ "signature": "MEYCIQCLlQrOoFdzCYc4Q5Pgt/fU13VJDcEs8xk85sREWvfx+QIhAK8GNlFaavUGZd9s5stqt51If2r8shXXe+oJ1vwNrWvx"
 }
