@@ -9,9 +9,10 @@ re-tracked with MediaPipe (after upscaling to ``RETRACK_SIZE``, identically) for
 accuracy: landmark error over
 the inter-ocular distance, blendshape error per region (``facekit.blendshapes.REGION_GROUPS``),
 and temporal jitter (frame-to-frame landmark motion of the render relative to the real crop's).
-Two baselines go through exactly the same scoring in the same run: the *nearest training frame*
-(by encoder features) and a *one-photo warp* of the most neutral training crop to the driver's
-landmarks (``latent.photo.PhotoRig``).
+Three baselines go through exactly the same scoring in the same run: the *nearest training frame*
+(by encoder features), the *nearest warp* (the training crop whose landmarks lie nearest the
+driver's, warped along the mesh to them: ``nearest_warp_baseline``) and a *one-photo warp* of
+the most neutral training crop to the driver's landmarks (``latent.photo.PhotoRig``).
 
 *Cross* (another person drives): per-region Pearson correlation between the driver's blendshapes
 and the re-tracked render's, and *identity leak*: how far the render's neutral face (re-tracked,
@@ -383,24 +384,59 @@ def neutral_reference(data) -> int:
     return int(np.argmin(energy))
 
 
+def training_crop_landmarks(data, size: int) -> np.ndarray:
+    """(N, 478, 3) crop-pixel landmarks of ``data``'s frames, at ``size``² (its observations)."""
+    from safetensors.numpy import load_file
+
+    obs = load_file(str(data.path / "observations.safetensors"))
+    keep = np.isin(obs["frame_index"], data.frame_index)
+    return obs["crop_landmarks"][keep] * (size / float(data.manifest.get("crop_size", size)))
+
+
+def warp_to_face(rig, canonical: np.ndarray, size: int) -> np.ndarray:
+    """``rig``'s crop (a ``latent.photo.PhotoRig`` of a training crop) warped along the MediaPipe
+    mesh to the face ``canonical`` (478, 3) at the crop's own head pose, re-aligned to a
+    ``size``² crop."""
+    target_px = rig.landmarks_from_canonical(canonical)
+    return warp_to_crop(rig.render(target_px), alignment_matrix(target_px, size), size)
+
+
 def photo_warp_baseline(data, driven: _Driven, size: int) -> list[np.ndarray]:
     """Warp the ``neutral_reference`` training crop to each driver frame's landmarks
     (one-photo warp)."""
-    from safetensors.numpy import load_file
-
     from .photo import PhotoRig
 
-    obs = load_file(str(data.path / "observations.safetensors"))
-    scale = size / float(data.manifest.get("crop_size", size))
-    keep = np.isin(obs["frame_index"], data.frame_index)
-    crop_lm = obs["crop_landmarks"][keep] * scale
     j = neutral_reference(data)
-    rig = PhotoRig(data.images[j], crop_lm[j])
+    rig = PhotoRig(data.images[j], training_crop_landmarks(data, size)[j])
+    return [warp_to_face(rig, pts, size) for pts in driven.canonical]
+
+
+def landmark_distances(train_crop_landmarks: np.ndarray, query_crop_landmarks) -> np.ndarray:
+    """(queries, train) mean distance between crop landmarks (x, y, crop pixels): expression and
+    head pose at once, as the crop shows them."""
+    train = np.asarray(train_crop_landmarks, np.float32)[:, :, :2]
+    return np.stack([np.linalg.norm(train - np.asarray(q, np.float32)[None, :, :2], axis=2).mean(axis=1)
+                     for q in query_crop_landmarks])
+
+
+def nearest_landmarks(train_crop_landmarks: np.ndarray, query_crop_landmarks) -> np.ndarray:
+    """Index of the training frame with the least ``landmark_distances`` to each query."""
+    return landmark_distances(train_crop_landmarks, query_crop_landmarks).argmin(axis=1)
+
+
+def nearest_warp_baseline(data, driven: _Driven, size: int) -> list[np.ndarray]:
+    """The training crop with the ``nearest_landmarks`` to each driver frame's, warped to the
+    driver's landmarks: real pixels moved the least way (``benchmarks/latent/ssim_ceiling.md``:
+    on the Wolfgang clip's unseen frames it beats every decoder trained so far)."""
+    from .photo import PhotoRig
+
+    crop_lm = training_crop_landmarks(data, size)
+    rigs: dict[int, PhotoRig] = {}
     out = []
-    for pts in driven.canonical:
-        target_px = rig.landmarks_from_canonical(pts)
-        img = rig.render(target_px)
-        out.append(warp_to_crop(img, alignment_matrix(target_px, size), size))
+    for j, pts in zip(nearest_landmarks(crop_lm, driven.crop_landmarks), driven.canonical):
+        if j not in rigs:
+            rigs[j] = PhotoRig(data.images[j], crop_lm[j])
+        out.append(warp_to_face(rigs[j], pts, size))
     return out
 
 
@@ -423,14 +459,15 @@ def evaluate_self(bundle_dir: Path, clip: Path, options: EvalOptions = EvalOptio
     if options.baselines:
         data, why = _train_data(bundle, options)
         if data is None:
-            notes["nearest_frame"] = notes["photo_warp"] = why
+            notes["nearest_frame"] = notes["nearest_warp"] = notes["photo_warp"] = why
         else:
             nn_idx = nearest_frames(data.features, np.stack(driven.features))
             candidates["nearest_frame"] = [data.images[j] for j in nn_idx]
-            try:
-                candidates["photo_warp"] = photo_warp_baseline(data, driven, size)
-            except Exception as exc:  # the baseline is optional; say why it is missing
-                notes["photo_warp"] = f"unavailable: {type(exc).__name__}: {exc}"
+            for name, baseline in (("nearest_warp", nearest_warp_baseline), ("photo_warp", photo_warp_baseline)):
+                try:
+                    candidates[name] = baseline(data, driven, size)
+                except Exception as exc:  # the baselines are optional; say why one is missing
+                    notes[name] = f"unavailable: {type(exc).__name__}: {exc}"
     ref_track = retrack(driven.real)
     report: dict = {"mode": "self", "bundle": bundle.name, "clip": Path(clip).name,
                     "frames": options.frames, "frames_evaluated": len(driven.index),
@@ -519,7 +556,7 @@ def report_markdown(r: dict) -> str:
                   "crop SSIM | crop PSNR | landmark err (IOD) | blendshape MAE mouth / eyes / brows | "
                   "jitter ratio | render tracked |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for name in ("model", "nearest_frame", "photo_warp"):
+        for name in ("model", "nearest_frame", "nearest_warp", "photo_warp"):
             m = r.get(name)
             if not m:
                 continue

@@ -58,3 +58,18 @@ def test_damaged_datasets_say_what_to_do(small, tmp_path):
 def test_nearest_frames_finds_itself(small):
     d = load_training_data(small, 32)
     assert np.array_equal(nearest_frames(d.features, d.features), np.arange(len(d)))
+
+
+def test_nearest_landmarks_finds_itself_and_then_its_neighbours_in_time(small):
+    """Each frame's own crop landmarks pick that frame; with it left out, most frames of a real
+    clip pick a frame a few frames away (the face moves little between them)."""
+    from latentcam.latent.evaluate import nearest_landmarks, training_crop_landmarks
+
+    d = load_training_data(small, 32)
+    lm = training_crop_landmarks(d, 32)
+    assert lm.shape == (len(d), 478, 3)
+    assert np.array_equal(nearest_landmarks(lm, lm), np.arange(len(d)))
+    others = [np.delete(np.arange(len(d)), i) for i in range(len(d))]
+    picks = [o[nearest_landmarks(lm[o], [lm[i]])[0]] for i, o in enumerate(others)]
+    gaps = np.abs(d.frame_index[picks] - d.frame_index)
+    assert np.mean(gaps <= 3) > 0.7, gaps

@@ -308,10 +308,14 @@ def test_eval_self_reports_model_and_baselines(trained, dataset, single_face_cli
     assert 0.2 < r["model"]["sharpness_ratio"] < r["nearest_frame"]["sharpness_ratio"]
     for k in ("ssim_mouth", "ssim_eyes", "ssim_rest"):
         assert 0 < r["model"][k] < r["nearest_frame"][k] <= 1
+    # The nearest warp picks the frame with the driver's own landmarks here (trained frames) and
+    # warps it onto them: close to the real crop, far closer than the 60-step model.
+    assert r["nearest_warp"]["face_psnr"] > 25
+    assert r["nearest_warp"]["face_ssim"] > r["model"]["face_ssim"] + 0.03
     written = json.loads((out / "report.json").read_text())["model"]
     assert written["sharpness_ratio"] == pytest.approx(r["model"]["sharpness_ratio"])
     md = (out / "report.md").read_text()
-    assert "sharpness ratio" in md and "SSIM mouth / eyes / rest" in md
+    assert "sharpness ratio" in md and "SSIM mouth / eyes / rest" in md and "| nearest_warp |" in md
     from typer.testing import CliRunner
 
     from latentcam.cli import build_app
