@@ -21,6 +21,8 @@ CROSS = "cross_default_compare.json"
 CEILING = "ssim_ceiling_WolfgangLanger_Pexels.json"
 REGIONS = ("mouth", "eyes", "brows")
 MODEL_NAMES = {"old": "warping decoder", "new": "composed decoder"}
+VARIANT_NAMES = {**MODEL_NAMES,
+                 "new_jawless": "composed decoder, encoder without the jaw-line points (--no-lower-oval)"}
 
 
 def _load(path: Path) -> dict:
@@ -67,6 +69,24 @@ def ceiling_rows() -> list[str]:
     return [f"| {label} | {t[k]['face']:.3f}: {_mark(t[k]['face'] >= 0.78)} | "
             + (" / ".join(f"{t[k]['blendshape_mae'][g]:.3f}" for g in REGIONS) if "blendshape_mae" in t[k] else "–")
             + " |" for k, label in names.items()]
+
+
+def tried_rows() -> list[str]:
+    """Item 4 on Wolfgang: every committed held-out run, each variant's face SSIM (the attempts)."""
+    rows = []
+    for path in sorted(HERE.glob("ablation_wolfgang*.json")):
+        r = _load(path)
+        for name, v in r["variants"].items():
+            rows.append(f"| `{path.name}` | {r['size']}², {r['steps']} steps | {name}: {v['description']} | "
+                        f"{v['model']['face_ssim']:.3f} | {v['nearest_frame']['face_ssim']:.3f} |")
+    for path in sorted(HERE.glob("fidelity_wolfgang*.json")):
+        r = _load(path)
+        for name, m in r["metrics"].items():
+            if name != "nearest_frame":
+                rows.append(f"| `{path.name}` | {r['size']}², {r['minutes_per_model']:g} min per model | "
+                            f"{VARIANT_NAMES.get(name, name)} | {m['face_ssim']:.3f} | "
+                            f"{r['metrics']['nearest_frame']['face_ssim']:.3f} |")
+    return rows
 
 
 def ceiling_shown() -> str:
@@ -147,6 +167,9 @@ def main() -> None:
           "where the geometry differs (README, *Training your own target*).", "",
           "| candidate | face SSIM (≥ 0.78 asked) | blendshape MAE mouth / eyes / brows |", "|---|---|---|",
           *ceiling_rows(), "",
+          "Every held-out run on the Wolfgang clip so far (what was tried for its face SSIM; the "
+          "files describe each variant and budget):", "",
+          "| file | budget | variant | face SSIM | nearest frame |", "|---|---|---|---|---|", *tried_rows(), "",
           "## Item 2: laughing with closed eyes (Wolfgang, held-out frames; smile and blink ≥ 0.5)", "",
           "| model | passed |", "|---|---|", *laugh_rows(), "",
           "## Item 8: the embedded target driven by other people (≥ 0.8 asked)", "",
