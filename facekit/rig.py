@@ -28,7 +28,8 @@ line through a target's large movements under-delivers a driver's small asks, an
 stays still where the driver moves. The rig is therefore linear not in the score change but in
 its ``score_response``: rises above rest raised to ``exponent`` (≤ 1), falls below rest as they
 are. The export chooses the exponent per target from its own frames
-(``latent.export.choose_rig_exponent``); 1.0 is the plain linear rig, and what rig files
+(``latent.export.rig_exponent``: by cross-validation for a synthetic one-photo training
+set, 1 for a recorded one); 1.0 is the plain linear rig, and what rig files
 written before the exponent existed hold.
 """
 

@@ -426,8 +426,10 @@ def nearest_landmarks(train_crop_landmarks: np.ndarray, query_crop_landmarks) ->
 
 def nearest_warp_baseline(data, driven: _Driven, size: int) -> list[np.ndarray]:
     """The training crop with the ``nearest_landmarks`` to each driver frame's, warped to the
-    driver's landmarks: real pixels moved the least way (``benchmarks/latent/ssim_ceiling.md``:
-    on the Wolfgang clip's unseen frames it beats every decoder trained so far)."""
+    driver's landmarks: real pixels moved the least way. On the Wolfgang clip's unseen frames it
+    beats every decoder trained so far on face SSIM and re-tracked blendshapes, yet by eye keeps
+    the chosen frame's own expression where the geometry differs
+    (``benchmarks/latent/ssim_ceiling_WolfgangLanger_Pexels.md``)."""
     from .photo import PhotoRig
 
     crop_lm = training_crop_landmarks(data, size)
