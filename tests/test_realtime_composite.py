@@ -35,16 +35,17 @@ def target():
 @pytest.fixture(scope="module")
 def drivers(testdata):
     """[(frame, face, render)] from both clips — single_face frames 5 and 40, Wolfgang frames 0
-    and 30 — with the default target's BGRA render of each."""
+    and 30 — with the default target's BGRA render of each, each clip through its own live
+    stages (a new driver calibrates afresh, as in a new session)."""
     from contextlib import ExitStack
 
     from latentcam.realtime.config import LiveConfig, apply_overrides
     from latentcam.realtime.session import build_stages
 
     out = []
-    with ExitStack() as stack:
-        st = build_stages(apply_overrides(LiveConfig(), {"engine.name": "onnxruntime"}), stack).stages
-        for clip, keep in (("single_face.mp4", (5, 40)), ("WolfgangLanger_Pexels.mp4", (0, 30))):
+    for clip, keep in (("single_face.mp4", (5, 40)), ("WolfgangLanger_Pexels.mp4", (0, 30))):
+        with ExitStack() as stack:
+            st = build_stages(apply_overrides(LiveConfig(), {"engine.name": "onnxruntime"}), stack).stages
             for i, frame, face in tracked_frames(testdata / clip, max(keep) + 1):
                 if i in keep:
                     assert face is not None
@@ -163,26 +164,45 @@ def test_paste_mask_covers_the_face_not_the_targets_hair(drivers, photo_render):
         assert changed_legacy[forehead].mean() > 0.2
 
 
-def test_paste_seam_is_lower_than_before(drivers):
-    """Where the driver's frame is smooth across the mask boundary (no silhouette or hair edge
-    of its own), the new compositing adds less contrast there than the old one on average over
-    the frames, by at least 30 % (the default target with its blendshape rig: 43 %), and on no
-    frame more than a near-tie (5 %) above it (its weakest frame, Wolfgang's first — eyes shut,
-    crying — is a tie: 8.3 vs 8.1 ΔE; the others 33–69 % less) — and over the whole boundary
-    the contrast across it drops too, on average over the frames."""
-    across = {True: [], False: []}
-    added = {True: [], False: []}
-    for frame, face, render in drivers:
-        driver = cover_resize(frame, *OUT)
-        for legacy in (True, False):
-            out, comp = _paste(CompositeOptions(legacy=legacy), render, frame, face, repeats=3)
-            step = 10 * float(np.sqrt(abs(np.linalg.det(comp.last_matrix[:, :2]))))
-            smooth = seam_contrast(out, comp.last_alpha_out(), step, reference=driver)
-            added[legacy].append(smooth.across - smooth.reference_across)
-            across[legacy].append(seam_contrast(out, comp.last_alpha_out(), step).across)
-    assert all(new < 1.05 * old for new, old in zip(added[False], added[True])), added
-    assert np.mean(added[False]) < 0.7 * np.mean(added[True]), added
-    assert np.mean(across[False]) < np.mean(across[True]), across
+def test_paste_seam_is_lower_than_before(testdata):
+    """Over real stretches of both clips (every single_face frame; Wolfgang's first 120 — she
+    cries, then starts to laugh), driven through fresh live stages as a session runs them and
+    pasted by one compositor per variant as live does: where the driver's frame is smooth across
+    the mask boundary (no silhouette or hair edge of its own), the new compositing adds at least
+    30 % less contrast there than the old one on average over the frames of each clip, and over
+    the whole boundary the contrast across it drops too. Not on every frame: over Wolfgang's
+    first second (crying, eyes shut, the render still at her first face) the new mask adds
+    more than the old (about 9 against 8 ΔE) — the whole-clip numbers are in
+    ``benchmarks/realtime/seams.md``."""
+    from contextlib import ExitStack
+
+    from latentcam.realtime.config import LiveConfig, apply_overrides
+    from latentcam.realtime.session import build_stages
+
+    for clip, frames in (("single_face.mp4", None), ("WolfgangLanger_Pexels.mp4", 120)):
+        across = {True: [], False: []}
+        added = {True: [], False: []}
+        with ExitStack() as stack:
+            built = build_stages(apply_overrides(LiveConfig(), {"engine.name": "onnxruntime"}), stack)
+            st = built.stages
+            comps = {legacy: Compositor(replace(CompositeOptions(), mode="paste", legacy=legacy),
+                                        built.target.crop_size, OUT) for legacy in (True, False)}
+            for i, frame, face in tracked_frames(testdata / clip, frames):
+                retargeted = None if face is None else st.retarget.process(face, i / 30.0)
+                if retargeted is None:
+                    continue
+                render = st.decoder.run(st.encoder.encode(retargeted))
+                driver = cover_resize(frame, *OUT)
+                for legacy, comp in comps.items():
+                    out = comp.paste(render, frame, face.landmarks_px)
+                    step = 10 * float(np.sqrt(abs(np.linalg.det(comp.last_matrix[:, :2]))))
+                    smooth = seam_contrast(out, comp.last_alpha_out(), step, reference=driver)
+                    if smooth is not None:
+                        added[legacy].append(smooth.across - smooth.reference_across)
+                        across[legacy].append(seam_contrast(out, comp.last_alpha_out(), step).across)
+        assert len(added[False]) > 50, (clip, len(added[False]))
+        assert np.mean(added[False]) < 0.7 * np.mean(added[True]), (clip, np.mean(added[False]), np.mean(added[True]))
+        assert np.mean(across[False]) < np.mean(across[True]), (clip, np.mean(across[False]), np.mean(across[True]))
 
 
 def _edge_energy(img, mask) -> float:
