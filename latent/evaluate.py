@@ -572,7 +572,11 @@ def report_markdown(r: dict) -> str:
                          f"{f(m.get('jitter_ratio'), 2)} | {f(m.get('render_tracked_fraction'), 2)} |")
         lines += ["", "Sharpness ratio: RMS luminance gradient inside the (eroded) face mask, render "
                   "over the real frame (1.00 = as sharp as the real video). Region SSIM: mouth and "
-                  "eyes from the real frame's landmarks, rest = the face mask without them."]
+                  "eyes from the real frame's landmarks, rest = the face mask without them. "
+                  "Baselines: nearest_frame = the training crop with the nearest expression "
+                  "features; nearest_warp = the training crop with the nearest landmarks, warped "
+                  "along the face mesh onto the driver's; photo_warp = the most neutral training "
+                  "crop warped the same way."]
         for k, v in r.get("notes", {}).items():
             lines.append(f"\n{k}: {v}")
     else:

@@ -68,6 +68,7 @@ def ceiling_rows() -> list[str]:
              "best_training_frame_warped": "bound: the answer's pick of 8 look-alike frames, warped"}
     return [f"| {label} | {t[k]['face']:.3f}: {_mark(t[k]['face'] >= 0.78)} | "
             + (" / ".join(f"{t[k]['blendshape_mae'][g]:.3f}" for g in REGIONS) if "blendshape_mae" in t[k] else "–")
+            + (f" | {t[k]['jitter_ratio']:.2f}: {_mark(t[k]['jitter_ratio'] <= 1.0)}" if "jitter_ratio" in t[k] else " | –")
             + " |" for k, label in names.items()]
 
 
@@ -165,7 +166,8 @@ def main() -> None:
           f"held-out frames): {ceiling_shown()}; training frames *moved* onto the held-out face "
           "come closer, though by eye the nearest warp keeps the chosen frame's own expression "
           "where the geometry differs (README, *Training your own target*).", "",
-          "| candidate | face SSIM (≥ 0.78 asked) | blendshape MAE mouth / eyes / brows |", "|---|---|---|",
+          "| candidate | face SSIM (≥ 0.78 asked) | blendshape MAE mouth / eyes / brows | jitter ≤ 1.0 |",
+          "|---|---|---|---|",
           *ceiling_rows(), "",
           "Every held-out run on the Wolfgang clip so far (what was tried for its face SSIM; the "
           "files describe each variant and budget):", "",

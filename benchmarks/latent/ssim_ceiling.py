@@ -164,8 +164,9 @@ def main() -> None:
         table.setdefault(name, {})["frame_change"] = round(m, 3)
     ref_track = retrack([driven.real[k] for k in held])
     for name in LIVE:
-        bs = expression_metrics(retrack(images[name]), ref_track).get("blendshape_mae", {})
-        table[name]["blendshape_mae"] = {r: round(v, 4) for r, v in bs.items()}
+        expression = expression_metrics(retrack(images[name]), ref_track)
+        table[name]["blendshape_mae"] = {r: round(v, 4) for r, v in expression.get("blendshape_mae", {}).items()}
+        table[name]["jitter_ratio"] = round(expression.get("jitter_ratio", float("nan")), 3)
         table[name]["sharpness_ratio"] = round(float(np.nanmean(
             [sharpness_ratio(img, driven.real[k], driven.masks[k]) for img, k in zip(images[name], held)])), 3)
     warp_ms = {"p50": round(1000 * float(np.median(warp_seconds)), 2),
@@ -209,7 +210,8 @@ def main() -> None:
           "regions from the real frame's landmarks). Issue #11 item 4 asks face SSIM ≥ 0.78. Rows in "
           "*italics* pick by looking at the answer: bounds, not methods.", "",
           "| candidate | frames | face SSIM | mouth | eyes | rest | blendshape MAE mouth / eyes / brows | "
-          "sharpness ratio | change per frame (grey levels) |", "|---|---|---|---|---|---|---|---|---|"]
+          "sharpness ratio | jitter ratio | change per frame (grey levels) |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in table.items():
         if "face" not in row:
             continue
@@ -217,8 +219,9 @@ def main() -> None:
         md.append(f"| {labels[name]} | {row['frames']} | {row['face']:.3f} | {row['mouth']:.3f} | "
                   f"{row['eyes']:.3f} | {row['rest']:.3f} | "
                   + (" / ".join(fmt(bs.get(r)) for r in ("mouth", "eyes", "brows")) if bs else "–")
-                  + f" | {fmt(row.get('sharpness_ratio'))} | {fmt(row.get('frame_change'))} |")
-    md.append(f"| {labels['real video']} | | | | | | | | {motion['real video']:.3f} |")
+                  + f" | {fmt(row.get('sharpness_ratio'))} | {fmt(row.get('jitter_ratio'))} | "
+                  f"{fmt(row.get('frame_change'))} |")
+    md.append(f"| {labels['real video']} | | | | | | | | | {motion['real video']:.3f} |")
     t = {k: table[k]["face"] for k in table if "face" in table[k]}
     md += ["", f"Warping one training crop along the mesh (`latent.photo.PhotoRig`, 256²): "
            f"{warp_ms['p50']:.1f} ms p50, {warp_ms['p90']:.1f} ms p90 ({warp_ms['calls']} calls, one "
