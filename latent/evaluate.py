@@ -513,7 +513,8 @@ def evaluate_cross(bundle_dir: Path, clip: Path, options: EvalOptions = EvalOpti
         k = max(3, int(round(NEUTRAL_FRACTION * len(ok))))
         calm = np.argsort(energy)[:k]
         target = bundle.neutral_canonical
-        render_neutral = np.mean([canonicalize(track.landmarks[ok[i]]).points for i in calm], axis=0)
+        render_canonical = [canonicalize(track.landmarks[i]).points for i in ok]
+        render_neutral = np.mean([render_canonical[i] for i in calm], axis=0)
         driver_neutral = np.mean([driven.canonical[ok[i]] for i in calm], axis=0)
         rms = lambda a, b: float(np.sqrt(((a - b) ** 2).sum(1).mean()))  # noqa: E731
         leak, base = rms(render_neutral, target), rms(driver_neutral, target)
@@ -522,8 +523,7 @@ def evaluate_cross(bundle_dir: Path, clip: Path, options: EvalOptions = EvalOpti
                               "leak_ratio": leak / max(base, 1e-6),
                               "neutral_frames": int(k)}
         report["lower_face_jerk"] = lower_face_jerk(
-            [driven.canonical[i] for i in ok], [canonicalize(track.landmarks[i]).points for i in ok],
-            [driven.index[i] for i in ok])
+            [driven.canonical[i] for i in ok], render_canonical, [driven.index[i] for i in ok])
     if options.out_dir:
         _write_outputs(Path(options.out_dir), report, driven,
                        [("driver crop", driven.real), ("render", renders)], options.panels)

@@ -4,12 +4,11 @@ shipped in the bundle, and placing the target's lower face from the retargeted b
 from __future__ import annotations
 
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from support.tracking import tracked_frames
+from support.tracking import tracked_frames, training_observations
 
 from latentcam.calibration import RetargetOptions, Retargeter, TargetGeometry, TargetGeometryError
 from latentcam.calibration import measures
@@ -30,19 +29,11 @@ def wolfgang(testdata):
     return [f for f in faces if f is not None]
 
 
-def _observations(faces):
-    """The arrays ``fit_blendshape_rig`` reads from a training set, for tracked faces."""
-    canonical = np.stack([canonicalize(f.landmarks_px).points for f in faces]).astype(np.float32)
-    return SimpleNamespace(canonical=canonical, blendshapes=np.stack([f.blendshapes for f in faces]),
-                           occluded=np.zeros(len(faces), bool), manifest={},
-                           frame_index=np.arange(len(faces)))
-
-
 def test_the_rig_predicts_unseen_lower_faces_from_their_scores(wolfgang):
     """Fitted on the clip's earlier frames, the rig puts the later frames' lips, chin and jaw
     (from their blendshapes alone) much closer to where they are than the neutral face does."""
     half = len(wolfgang) // 2
-    data = _observations(wolfgang[:half])
+    data = training_observations(wolfgang[:half])
     rig, frames, choice = fit_blendshape_rig(data)
     assert frames == half and rig.points.size > 100
     # Only the principal mouth scores move points (facekit.rig: secondary readings differ per face).
@@ -51,7 +42,7 @@ def test_the_rig_predicts_unseen_lower_faces_from_their_scores(wolfgang):
     calm = target_neutral_rows(data)                    # the rig's origin
     neutral = data.canonical[calm].mean(axis=0)[rig.points]
     rest = data.blendshapes[calm].mean(axis=0)
-    test = _observations(wolfgang[half:])
+    test = training_observations(wolfgang[half:])
     truth = test.canonical[:, rig.points]
     still = np.linalg.norm(truth - neutral, axis=2).mean()
 

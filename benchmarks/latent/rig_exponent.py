@@ -33,7 +33,6 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -49,14 +48,11 @@ CLIPS = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
 
 def main() -> None:
     sys.path.insert(0, str(REPO / "tests"))
-    from support.tracking import tracked_frames
+    from support.tracking import tracked_frames, training_observations
 
     from latentcam.eval_command import calibrated_driver
-    from latentcam.facekit.geometry import canonicalize
-    from latentcam.facekit.rig import BlendshapeRig
     from latentcam.latent.evaluate import EvalOptions, evaluate_cross
-    from latentcam.facekit.rig import score_response
-    from latentcam.latent.export import (ridge_through_origin, rig_exponent, rig_exponent_errors,
+    from latentcam.latent.export import (fit_blendshape_rig, rig_exponent, rig_exponent_errors,
                                          rig_regression_data, target_neutral_rows)
     from latentcam.latent.training_data import load_training_data
     from latentcam.realtime.bench import machine_info
@@ -78,38 +74,29 @@ def main() -> None:
     faces = [f for _, _, f in tracked_frames(REPO / ".cache/testdata/WolfgangLanger_Pexels.mp4") if f is not None]
     half = len(faces) // 2
 
-    def observations(fs):
-        return SimpleNamespace(canonical=np.stack([canonicalize(f.landmarks_px).points for f in fs]).astype(np.float32),
-                               blendshapes=np.stack([f.blendshapes for f in fs]), occluded=np.zeros(len(fs), bool),
-                               manifest={}, frame_index=np.arange(len(fs)))
-    first, second = observations(faces[:half]), observations(faces[half:])
-    x, y, points, columns = rig_regression_data(first)
+    first, second = training_observations(faces[:half]), training_observations(faces[half:])
     calm = target_neutral_rows(first)
-    neutral = first.canonical[calm].mean(axis=0)[points]
-    rest = first.blendshapes[calm][:, columns].mean(axis=0)
-    truth = second.canonical[:, points]
-    still = float(np.linalg.norm(truth - neutral, axis=2).mean())
+    rest = first.blendshapes[calm].mean(axis=0)
     split = {}
     for p in EXPONENTS:
-        a = ridge_through_origin(score_response(x, p), y)
-        placed = neutral + (score_response(second.blendshapes[:, columns] - rest, p) @ a).reshape(len(truth), -1, 3)
-        split[p] = float(np.linalg.norm(truth - placed, axis=2).mean()) / still
+        rig = fit_blendshape_rig(first, exponent=p)[0]
+        neutral = first.canonical[calm].mean(axis=0)[rig.points]
+        truth = second.canonical[:, rig.points]
+        placed = np.stack([neutral + rig.offsets(b - rest) for b in second.blendshapes])
+        split[p] = float(np.linalg.norm(truth - placed, axis=2).mean()
+                         / np.linalg.norm(truth - neutral, axis=2).mean())
 
     bundle = REPO / "latentcam/assets/default_target"
     data = load_training_data(REPO / DATASETS["embedded target (one photo, v4)"])
-    x, y, points, columns = rig_regression_data(data)
     cross = {}
     for p in EXPONENTS:
-        a = ridge_through_origin(score_response(x, p), y)
-        disp = np.zeros((52, len(points), 3))
-        disp[columns] = a.reshape(len(columns), len(points), 3)
-        rig = BlendshapeRig(points, disp, p)
+        rig = fit_blendshape_rig(data, exponent=p)[0]
         for clip in CLIPS:
             driver = calibrated_driver(bundle, None)
             driver.retargeter.target = replace(driver.retargeter.target, blendshape_rig=rig)
             lower = []
 
-            def recording(face, live=driver):
+            def recording(face, live=driver, points=rig.points):
                 out = live(face)
                 lower.append(np.asarray(out[0])[points].copy())
                 return out

@@ -22,3 +22,17 @@ def tracked_frames(clip: Path, max_frames: int | None = None, fps: float = 30.0
             if frame is None:
                 return
             yield frame.index, frame.image, tracker.track(frame.image, frame.index, frame.index / fps).face
+
+
+def training_observations(faces: list[FaceObservation]):
+    """The arrays a rig fit reads from a training set (``latent.export.rig_regression_data``:
+    canonical points, blendshapes, occlusion, manifest, frame index), for tracked faces: a
+    recorded set (not synthetic), nothing covered."""
+    from types import SimpleNamespace
+
+    from latentcam.facekit.geometry import canonicalize
+
+    canonical = np.stack([canonicalize(f.landmarks_px).points for f in faces]).astype(np.float32)
+    return SimpleNamespace(canonical=canonical, blendshapes=np.stack([f.blendshapes for f in faces]),
+                           occluded=np.zeros(len(faces), bool), manifest={},
+                           frame_index=np.arange(len(faces)))
